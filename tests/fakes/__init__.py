@@ -1,0 +1,1 @@
+"""Loopback fakes of the services the bot talks to, so tests run the real client libraries offline."""

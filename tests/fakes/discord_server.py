@@ -1,0 +1,986 @@
+"""A fake Discord on 127.0.0.1 (REST API, attachment CDN and gateway) that the real discord.py client talks to.
+
+It runs in a thread with its own event loop, as the real service runs elsewhere, so its clocks see a stalled bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import mimetypes
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum, IntFlag
+from itertools import pairwise
+from typing import Any, TypeVar
+
+from aiohttp import WSMsgType, web
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DISCORD_EPOCH_MS = 1_420_070_400_000
+API_VERSION = 10
+DEFAULT_TOKEN = "fake.bot-token.never-log-me"
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+ALL_PERMISSIONS = str((1 << 50) - 1)
+APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED = 1 << 19  # the "Message Content Intent" switch of an unverified bot
+MESSAGE_FLAG_EPHEMERAL = 1 << 6
+MESSAGE_FLAG_LOADING = 1 << 7
+
+
+class Op(IntEnum):
+    DISPATCH = 0
+    HEARTBEAT = 1
+    IDENTIFY = 2
+    PRESENCE_UPDATE = 3
+    RESUME = 6
+    REQUEST_GUILD_MEMBERS = 8
+    HELLO = 10
+    HEARTBEAT_ACK = 11
+
+
+class Intent(IntFlag):
+    GUILDS = 1 << 0
+    GUILD_MESSAGES = 1 << 9
+    DM_MESSAGES = 1 << 12
+    MESSAGE_CONTENT = 1 << 15
+
+
+class CommandType(IntEnum):
+    CHAT_INPUT = 1
+    MESSAGE = 3
+
+
+class OptionType(IntEnum):
+    STRING = 3
+    INTEGER = 4
+    BOOLEAN = 5
+    ATTACHMENT = 11
+
+
+class Callback(IntEnum):
+    MESSAGE = 4
+    DEFERRED_MESSAGE = 5
+
+
+class MessageType(IntEnum):
+    DEFAULT = 0
+    REPLY = 19
+
+
+class ChannelType(IntEnum):
+    TEXT = 0
+    DM = 1
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a fake user attaches; `declared_size` lets a test claim a size the bytes don't have."""
+
+    filename: str
+    data: bytes
+    content_type: str | None = None
+    download_delay_seconds: float = 0.0
+    declared_size: int | None = None
+
+    @property
+    def media_type(self) -> str | None:
+        return self.content_type or mimetypes.guess_type(self.filename)[0]
+
+
+@dataclass(frozen=True)
+class SentFile:
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message the bot created or edited: in a channel, as an interaction response or as a follow-up."""
+
+    id: int
+    channel_id: int
+    content: str
+    embeds: list[dict[str, Any]]
+    files: list[SentFile]
+    message_reference: dict[str, Any] | None
+    via: str  # "channel", "interaction", "followup" or "edit"
+    interaction_id: int | None = None
+    ephemeral: bool = False
+
+    @property
+    def reply_to(self) -> int | None:
+        return int(self.message_reference["message_id"]) if self.message_reference else None
+
+    @property
+    def text(self) -> str:
+        """Everything a reader sees, in reading order: content, then each embed top to bottom."""
+        parts = [self.content]
+        for embed in self.embeds:
+            parts += [embed.get("author", {}).get("name", ""), embed.get("title", ""), embed.get("description", "")]
+            for embed_field in embed.get("fields", []):
+                parts += [embed_field.get("name", ""), embed_field.get("value", "")]
+            parts.append(embed.get("footer", {}).get("text", ""))
+        return "\n".join(part for part in parts if part)
+
+    def file(self, filename: str) -> SentFile:
+        matches = [sent for sent in self.files if sent.filename == filename]
+        assert matches, f"no file {filename!r} on the bot's message; it has {[f.filename for f in self.files]}"
+        return matches[0]
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    received_at: float  # time.perf_counter() on the fake's loop
+    acked_at: float
+    sequence: int | None
+
+
+@dataclass(frozen=True)
+class CommandSync:
+    guild_id: int | None  # None: a global sync
+    names: tuple[str, ...]
+
+
+@dataclass
+class _GatewaySession:
+    socket: web.WebSocketResponse
+    query: dict[str, str]
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    intents: Intent | None = None  # None until IDENTIFY
+    sequence: int = 0
+
+
+class _Snowflakes:
+    """Ids carrying the current time, as discord.py reads an interaction's age from its id."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            increment = next(self._counter) & 0xFFF
+        return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | increment
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _json(payload: Any, status: int = 200) -> web.Response:
+    # discord.py parses a body as JSON only when the content type is exactly "application/json"
+    return web.Response(status=status, body=json.dumps(payload).encode(), content_type="application/json")
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"message": message, "code": code}, status=status)
+
+
+class FakeDiscord:
+    """One guild with two text channels (#general, #digits), a bot user, and an application owned by `owner`.
+
+    Use it as `async with FakeDiscord() as discord_fake:`; point discord.py at `api_base` and `gateway_url`.
+    The test side posts messages and interactions as users and reads what the bot sent from `sent`.
+    """
+
+    def __init__(self, *, token: str = DEFAULT_TOKEN, heartbeat_interval_ms: int = 41_250) -> None:
+        self.token = token
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self._snowflake = _Snowflakes()
+        self.application_id = self._snowflake()
+        self.bot_user = self._user_payload(self.application_id, "digit-bot", bot=True)  # a bot's user id is its app id
+        self.owner = self.make_user("owner")
+        self.guild_id = self._snowflake()
+        self.general_channel_id = self._snowflake()
+        self.digits_channel_id = self._snowflake()
+
+        self.sent: list[SentMessage] = []
+        self.heartbeats: list[Heartbeat] = []
+        self.command_syncs: list[CommandSync] = []
+        self.typing_channels: list[int] = []
+        self.downloads: list[str] = []
+        self.unknown_requests: list[str] = []
+        self.identify: dict[str, Any] | None = None
+        self.connected_at: float | None = None
+        self.ready_sent_at: float | None = None
+
+        self._commands: dict[int | None, list[dict[str, Any]]] = {}
+        self._files: dict[str, Upload | SentFile] = {}
+        self._messages: dict[int, dict[str, Any]] = {}
+        self._dm_channels: dict[int, dict[str, Any]] = {}
+        self._interactions: dict[str, dict[str, Any]] = {}
+        self._sessions: list[_GatewaySession] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._changed: asyncio.Condition | None = None
+        self.port = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeDiscord:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            try:
+                self._loop.run_until_complete(self._start_server())
+            except BaseException as error:
+                failure.append(error)
+                started.set()
+                return
+            started.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self._stop_server())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-discord", daemon=True)
+        self._thread.start()
+        await asyncio.to_thread(started.wait)
+        if failure:
+            raise failure[0]
+
+    async def close(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        await asyncio.to_thread(self._thread.join, 10)
+        self._loop = self._thread = None
+
+    async def _start_server(self) -> None:
+        self._changed = asyncio.Condition()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        api = f"/api/v{API_VERSION}"
+        routes = [
+            ("GET", f"{api}/users/@me", self._get_current_user),
+            ("GET", f"{api}/oauth2/applications/@me", self._get_application),
+            ("GET", f"{api}/applications/@me", self._get_application),
+            ("GET", f"{api}/gateway", self._get_gateway),
+            ("GET", f"{api}/gateway/bot", self._get_gateway),
+            ("POST", f"{api}/channels/{{channel_id}}/messages", self._create_channel_message),
+            ("GET", f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self._get_message),
+            ("POST", f"{api}/channels/{{channel_id}}/typing", self._trigger_typing),
+            ("GET", f"{api}/applications/{{app_id}}/commands", self._get_commands),
+            ("PUT", f"{api}/applications/{{app_id}}/commands", self._put_commands),
+            ("GET", f"{api}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self._get_commands),
+            ("PUT", f"{api}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self._put_commands),
+            ("POST", f"{api}/interactions/{{interaction_id}}/{{token}}/callback", self._interaction_callback),
+            ("POST", f"{api}/webhooks/{{app_id}}/{{token}}", self._create_followup),
+            ("PATCH", f"{api}/webhooks/{{app_id}}/{{token}}/messages/{{message_id}}", self._edit_webhook_message),
+            ("GET", "/attachments/{path:.+}", self._serve_attachment),
+            ("GET", "/gateway", self._gateway),
+            ("*", "/{path:.*}", self._unknown_route),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, path, handler)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _stop_server(self) -> None:
+        for session in list(self._sessions):
+            await session.socket.close(code=1001, message=b"fake Discord is shutting down")
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v{API_VERSION}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    @property
+    def cdn_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/attachments"
+
+    # ---- test side: act as users -----------------------------------------------------------------------------
+
+    def make_user(self, name: str) -> dict[str, Any]:
+        return self._user_payload(self._snowflake(), name)
+
+    async def post_message(
+        self,
+        content: str = "",
+        *,
+        author: dict[str, Any] | None = None,
+        channel_id: int | None = None,
+        uploads: Sequence[Upload] = (),
+        reply_to: dict[str, Any] | None = None,
+        dm: bool = False,
+    ) -> dict[str, Any]:
+        """A user's message, dispatched as MESSAGE_CREATE; returns its payload (to reply to, or to find answers)."""
+        author = author or self.owner
+        return await self._on_server_loop(self._post_message(content, author, channel_id, uploads, reply_to, dm))
+
+    async def slash_command(
+        self,
+        name: str,
+        *,
+        user: dict[str, Any] | None = None,
+        channel_id: int | None = None,
+        options: dict[str, str | int | bool | Upload] | None = None,
+    ) -> dict[str, Any]:
+        """`/name option:value …` as INTERACTION_CREATE; an Upload value becomes an attachment option."""
+        return await self._on_server_loop(self._slash_command(name, user or self.owner, channel_id, options or {}))
+
+    async def message_command(
+        self, name: str, target: dict[str, Any], *, user: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The message context-menu command `name` used on the message `target`, as INTERACTION_CREATE."""
+        return await self._on_server_loop(self._message_command(name, target, user or self.owner))
+
+    # ---- test side: observe the bot ------------------------------------------------------------------------
+
+    async def wait_for_sent(
+        self,
+        count: int = 1,
+        *,
+        timeout: float = 10.0,
+        where: Callable[[SentMessage], bool] = lambda _: True,
+    ) -> list[SentMessage]:
+        """The bot's messages matching `where`, once there are at least `count` of them."""
+
+        def matching() -> list[SentMessage]:
+            return [message for message in self.sent if where(message)]
+
+        await self._wait_until(lambda: len(matching()) >= count, timeout, f"{count} message(s) from the bot")
+        return matching()
+
+    async def answer_to(self, request: dict[str, Any], *, timeout: float = 10.0) -> SentMessage:
+        """The bot's answer to a user's message (a reply to it) or to an interaction (its response)."""
+        request_id = int(request["id"])
+        if "token" in request:
+            answers = await self.wait_for_sent(timeout=timeout, where=lambda m: m.interaction_id == request_id)
+        else:
+            answers = await self.wait_for_sent(timeout=timeout, where=lambda m: m.reply_to == request_id)
+        return answers[-1]
+
+    async def wait_until_ready_sent(self, timeout: float = 10.0) -> None:
+        await self._wait_until(lambda: self.ready_sent_at is not None, timeout, "the bot to IDENTIFY")
+
+    async def wait_for_heartbeats(self, count: int, timeout: float = 10.0) -> None:
+        await self._wait_until(lambda: len(self.heartbeats) >= count, timeout, f"{count} heartbeats")
+
+    def heartbeat_lags_ms(self, since: float = 0.0) -> list[float]:
+        """How late each heartbeat arrived past the interval the bot was told: the bot loop's stalls, in ms.
+
+        discord.py's heartbeat thread waits the interval after each send completes, and the send runs on the
+        bot's event loop, so a gap longer than the interval is time the loop spent unable to run it.
+        """
+        arrivals = [beat.received_at for beat in self.heartbeats if beat.received_at >= since]
+        interval = self.heartbeat_interval_ms / 1000
+        return [max(0.0, (later - earlier - interval) * 1000) for earlier, later in pairwise(arrivals)]
+
+    @staticmethod
+    def clock() -> float:
+        """The clock of `Heartbeat.received_at` and `ready_sent_at`."""
+        return time.perf_counter()
+
+    # ---- plumbing between the test's loop and the fake's loop --------------------------------------------------
+
+    async def _on_server_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        assert self._loop is not None, "the fake Discord is not running"
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
+
+    async def _wait_until(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        async def wait() -> bool:
+            assert self._changed is not None
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(self._changed.wait_for(done), timeout)
+                except TimeoutError:
+                    return False
+            return True
+
+        if not await self._on_server_loop(wait()):
+            sent = "\n".join(f"  {m.via} → {m.channel_id}: {m.text!r}" for m in self.sent) or "  (nothing)"
+            unknown = f"; unknown requests: {self.unknown_requests}" if self.unknown_requests else ""
+            raise AssertionError(f"fake Discord waited {timeout} s for {what}{unknown}; the bot sent:\n{sent}")
+
+    async def _changed_now(self) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ---- payloads --------------------------------------------------------------------------------------------
+
+    def _user_payload(self, user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+        return {
+            "id": str(user_id),
+            "username": name,
+            "global_name": name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": bot,
+            "public_flags": 0,
+            "flags": 0,
+        }
+
+    def _member_payload(self, user: dict[str, Any] | None = None) -> dict[str, Any]:
+        member = {"roles": [], "joined_at": _timestamp(), "deaf": False, "mute": False, "flags": 0, "nick": None}
+        if user is not None:
+            member["user"] = user
+        return member
+
+    def _channel_payload(self, channel_id: int, name: str, position: int) -> dict[str, Any]:
+        return {
+            "id": str(channel_id),
+            "type": ChannelType.TEXT,
+            "guild_id": str(self.guild_id),
+            "name": name,
+            "position": position,
+            "permission_overwrites": [],
+            "topic": None,
+            "nsfw": False,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "parent_id": None,
+        }
+
+    def _guild_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.guild_id),
+            "name": "Digit readers",
+            "icon": None,
+            "owner_id": self.owner["id"],
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "system_channel_id": str(self.general_channel_id),
+            "system_channel_flags": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "roles": [
+                {
+                    "id": str(self.guild_id),  # @everyone shares the guild's id
+                    "name": "@everyone",
+                    "color": 0,
+                    "hoist": False,
+                    "position": 0,
+                    "permissions": ALL_PERMISSIONS,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "channels": [
+                self._channel_payload(self.general_channel_id, "general", 0),
+                self._channel_payload(self.digits_channel_id, "digits", 1),
+            ],
+            "members": [self._member_payload(self.bot_user)],
+            "member_count": 2,
+            "large": False,
+            "unavailable": False,
+            "joined_at": _timestamp(),
+            "threads": [],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
+
+    def _attachment_payload(self, channel_id: int, file: Upload | SentFile) -> dict[str, Any]:
+        attachment_id = self._snowflake()
+        path = f"{channel_id}/{attachment_id}/{file.filename}"
+        self._files[path] = file
+        size = len(file.data)
+        if isinstance(file, Upload):
+            size = file.declared_size if file.declared_size is not None else size
+            content_type = file.media_type
+        else:
+            content_type = file.content_type
+        payload = {
+            "id": str(attachment_id),
+            "filename": file.filename,
+            "size": size,
+            "url": f"{self.cdn_base}/{path}",
+            "proxy_url": f"{self.cdn_base}/{path}?proxy=1",
+        }
+        if content_type:
+            payload["content_type"] = content_type
+        return payload
+
+    def _message_payload(
+        self,
+        channel_id: int,
+        author: dict[str, Any],
+        content: str,
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        embeds: list[dict[str, Any]] | None = None,
+        reference: dict[str, Any] | None = None,
+        flags: int = 0,
+    ) -> dict[str, Any]:
+        message_id = self._snowflake()
+        in_guild = channel_id not in self._dm_channels
+        payload: dict[str, Any] = {
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "author": author,
+            "content": content,
+            "timestamp": _timestamp(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": attachments or [],
+            "embeds": embeds or [],
+            "pinned": False,
+            "type": MessageType.REPLY if reference else MessageType.DEFAULT,
+            "flags": flags,
+            "components": [],
+        }
+        if in_guild:
+            payload["guild_id"] = str(self.guild_id)
+            payload["member"] = self._member_payload()
+        if reference:
+            referenced = self._messages.get(int(reference["message_id"]))
+            payload["message_reference"] = {"type": 0, "channel_id": str(channel_id), **reference}
+            if in_guild:
+                payload["message_reference"]["guild_id"] = str(self.guild_id)
+            payload["referenced_message"] = referenced
+        self._messages[message_id] = payload
+        return payload
+
+    # ---- user actions, on the fake's loop ----------------------------------------------------------------------
+
+    async def _post_message(
+        self,
+        content: str,
+        author: dict[str, Any],
+        channel_id: int | None,
+        uploads: Sequence[Upload],
+        reply_to: dict[str, Any] | None,
+        dm: bool,
+    ) -> dict[str, Any]:
+        if dm:
+            channel_id = self._dm_channel_for(author)
+        channel_id = channel_id or self.general_channel_id
+        attachments = [self._attachment_payload(channel_id, upload) for upload in uploads]
+        reference = {"message_id": reply_to["id"]} if reply_to else None
+        message = self._message_payload(channel_id, author, content, attachments=attachments, reference=reference)
+        await self._dispatch("MESSAGE_CREATE", message)
+        return message
+
+    def _dm_channel_for(self, user: dict[str, Any]) -> int:
+        for channel_id, recipient in self._dm_channels.items():
+            if recipient["id"] == user["id"]:
+                return channel_id
+        channel_id = self._snowflake()
+        self._dm_channels[channel_id] = user
+        return channel_id
+
+    async def _slash_command(
+        self, name: str, user: dict[str, Any], channel_id: int | None, options: dict[str, str | int | bool | Upload]
+    ) -> dict[str, Any]:
+        channel_id = channel_id or self.general_channel_id
+        data: dict[str, Any] = {
+            "id": self._command_id(name, CommandType.CHAT_INPUT),
+            "name": name,
+            "type": CommandType.CHAT_INPUT,
+            "guild_id": str(self.guild_id),
+            "options": [],
+        }
+        for option_name, value in options.items():
+            if isinstance(value, Upload):
+                attachment = self._attachment_payload(channel_id, value)
+                data.setdefault("resolved", {}).setdefault("attachments", {})[attachment["id"]] = attachment
+                data["options"].append({"name": option_name, "type": OptionType.ATTACHMENT, "value": attachment["id"]})
+            else:
+                option_type = {bool: OptionType.BOOLEAN, int: OptionType.INTEGER, str: OptionType.STRING}[type(value)]
+                data["options"].append({"name": option_name, "type": option_type, "value": value})
+        return await self._interact(data, user, channel_id)
+
+    async def _message_command(self, name: str, target: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+        data = {
+            "id": self._command_id(name, CommandType.MESSAGE),
+            "name": name,
+            "type": CommandType.MESSAGE,
+            "guild_id": str(self.guild_id),
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        return await self._interact(data, user, int(target["channel_id"]))
+
+    def _command_id(self, name: str, command_type: CommandType) -> str:
+        # Discord only delivers commands that were synced, so an unsynced one is a bug in the bot.
+        for guild_id in (self.guild_id, None):
+            for command in self._commands.get(guild_id, []):
+                if command["name"] == name and command.get("type", CommandType.CHAT_INPUT) == command_type:
+                    return command["id"]
+        synced = {guild: [c["name"] for c in commands] for guild, commands in self._commands.items()}
+        raise AssertionError(f"the bot never synced a {command_type.name} command {name!r}; synced: {synced}")
+
+    async def _interact(self, data: dict[str, Any], user: dict[str, Any], channel_id: int) -> dict[str, Any]:
+        interaction_id = self._snowflake()
+        token = f"interaction-token-{interaction_id}"
+        interaction = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": 2,  # APPLICATION_COMMAND
+            "data": data,
+            "guild_id": str(self.guild_id),
+            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+            "channel_id": str(channel_id),
+            "channel": self._channel_payload(channel_id, "general", 0),
+            "member": {**self._member_payload(user), "permissions": ALL_PERMISSIONS},
+            "token": token,
+            "version": 1,
+            "app_permissions": ALL_PERMISSIONS,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
+            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+        }
+        self._interactions[token] = {"payload": interaction, "original_id": None}
+        await self._dispatch("INTERACTION_CREATE", interaction)
+        return interaction
+
+    # ---- gateway ----------------------------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        session = _GatewaySession(socket, dict(request.query))
+        if session.query.get("v") != str(API_VERSION) or session.query.get("encoding") != "json":
+            log.error(
+                "fake Discord: gateway asked for %s; only v=%s&encoding=json is served",
+                request.query_string,
+                API_VERSION,
+            )
+        self._sessions.append(session)
+        self.connected_at = self.clock()
+        try:
+            await self._send(session, {"op": Op.HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+            async for frame in socket:
+                if frame.type is WSMsgType.TEXT:
+                    await self._on_gateway_frame(session, json.loads(frame.data))
+                else:
+                    log.error("fake Discord: unexpected gateway frame %s", frame.type)
+        finally:
+            self._sessions.remove(session)
+        return socket
+
+    async def _on_gateway_frame(self, session: _GatewaySession, frame: dict[str, Any]) -> None:
+        op, data = frame.get("op"), frame.get("d")
+        if op == Op.HEARTBEAT:
+            received_at = self.clock()
+            await self._send(session, {"op": Op.HEARTBEAT_ACK})
+            self.heartbeats.append(Heartbeat(received_at, self.clock(), data))
+            await self._changed_now()
+        elif op == Op.IDENTIFY:
+            await self._identify(session, data)
+        elif op == Op.RESUME:
+            await self._send_dispatch(session, "RESUMED", {})
+        elif op in (Op.PRESENCE_UPDATE, Op.REQUEST_GUILD_MEMBERS):
+            pass
+        else:
+            log.error("fake Discord: unknown gateway op %s: %s", op, frame)
+            self.unknown_requests.append(f"gateway op {op}")
+
+    async def _identify(self, session: _GatewaySession, data: dict[str, Any]) -> None:
+        if data.get("token") != self.token:
+            await session.socket.close(code=4004, message=b"Authentication failed.")
+            return
+        self.identify = {key: value for key, value in data.items() if key != "token"}
+        session.intents = Intent(data.get("intents", 0) & sum(Intent))
+        ready = {
+            "v": API_VERSION,
+            "user": {**self.bot_user, "verified": True, "mfa_enabled": False},
+            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "session_id": f"session-{self._snowflake()}",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.application_id), "flags": APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+        }
+        await self._send_dispatch(session, "READY", ready)
+        self.ready_sent_at = self.clock()
+        if Intent.GUILDS in session.intents:
+            await self._send_dispatch(session, "GUILD_CREATE", self._guild_payload())
+        await self._changed_now()
+
+    async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
+        for session in list(self._sessions):
+            if session.intents is None:
+                continue
+            delivered = self._as_intents_allow(session.intents, event, data)
+            if delivered is not None:
+                await self._send_dispatch(session, event, delivered)
+
+    def _as_intents_allow(self, intents: Intent, event: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The event as Discord delivers it under `intents`: withheld, stripped of content, or whole."""
+        if event != "MESSAGE_CREATE":
+            return data
+        in_dm = int(data["channel_id"]) in self._dm_channels
+        needed = Intent.DM_MESSAGES if in_dm else Intent.GUILD_MESSAGES
+        if needed not in intents:
+            return None
+        mentions_bot = any(user["id"] == self.bot_user["id"] for user in data.get("mentions", []))
+        if Intent.MESSAGE_CONTENT in intents or in_dm or mentions_bot or data["author"]["id"] == self.bot_user["id"]:
+            return data
+        return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
+
+    async def _send_dispatch(self, session: _GatewaySession, event: str, data: dict[str, Any]) -> None:
+        session.sequence += 1
+        await self._send(session, {"op": Op.DISPATCH, "t": event, "s": session.sequence, "d": data})
+
+    async def _send(self, session: _GatewaySession, frame: dict[str, Any]) -> None:
+        async with session.send_lock:
+            if not session.socket.closed:
+                await session.socket.send_str(json.dumps(frame))  # text frames: discord.py then skips decompression
+
+    # ---- REST -------------------------------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bot {self.token}"
+
+    async def _get_current_user(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, 0, "401: Unauthorized")
+        return _json({**self.bot_user, "verified": True, "mfa_enabled": False})
+
+    async def _get_application(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, 0, "401: Unauthorized")
+        return _json(
+            {
+                "id": str(self.application_id),
+                "name": "digit-bot",
+                "description": "Reads handwritten digits.",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self.owner,
+                "team": None,
+                "verify_key": "0" * 64,
+                "flags": APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED,
+                "bot": self.bot_user,
+                "interactions_endpoint_url": None,
+            }
+        )
+
+    async def _get_gateway(self, request: web.Request) -> web.Response:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+
+    async def _create_channel_message(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, 0, "401: Unauthorized")
+        channel_id = int(request.match_info["channel_id"])
+        if channel_id not in (self.general_channel_id, self.digits_channel_id, *self._dm_channels):
+            return _error(404, 10003, "Unknown Channel")
+        body, files = await self._read_message_body(request)
+        message = await self._record_bot_message(channel_id, body, files, via="channel")
+        return _json(message)
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        message = self._messages.get(int(request.match_info["message_id"]))
+        if message is None or message["channel_id"] != request.match_info["channel_id"]:
+            return _error(404, 10008, "Unknown Message")
+        return _json(message)
+
+    async def _trigger_typing(self, request: web.Request) -> web.Response:
+        self.typing_channels.append(int(request.match_info["channel_id"]))
+        return web.Response(status=204)
+
+    async def _get_commands(self, request: web.Request) -> web.Response:
+        guild_id = request.match_info.get("guild_id")
+        return _json(self._commands.get(int(guild_id) if guild_id else None, []))
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        if not self._authorized(request) or request.match_info["app_id"] != str(self.application_id):
+            return _error(401, 0, "401: Unauthorized")
+        guild_id = int(request.match_info["guild_id"]) if "guild_id" in request.match_info else None
+        commands = [
+            {
+                "id": str(self._snowflake()),
+                "application_id": str(self.application_id),
+                "version": str(self._snowflake()),
+                "type": CommandType.CHAT_INPUT,
+                "description": "",
+                **command,
+                **({"guild_id": str(guild_id)} if guild_id else {}),
+            }
+            for command in await request.json()
+        ]
+        self._commands[guild_id] = commands
+        self.command_syncs.append(CommandSync(guild_id, tuple(command["name"] for command in commands)))
+        await self._changed_now()
+        return _json(commands)
+
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
+        interaction = self._interactions.get(request.match_info["token"])
+        if interaction is None or interaction["payload"]["id"] != request.match_info["interaction_id"]:
+            return _error(404, 10062, "Unknown interaction")
+        if interaction["original_id"] is not None:
+            return _error(400, 40060, "Interaction has already been acknowledged.")
+        body, files = await self._read_message_body(request)
+        callback_type, data = body.get("type"), body.get("data") or {}
+        channel_id = int(interaction["payload"]["channel_id"])
+        interaction_id = int(interaction["payload"]["id"])
+        if callback_type == Callback.MESSAGE:
+            message = await self._record_bot_message(
+                channel_id, data, files, via="interaction", interaction_id=interaction_id
+            )
+        elif callback_type == Callback.DEFERRED_MESSAGE:
+            flags = int(data.get("flags", 0)) | MESSAGE_FLAG_LOADING
+            message = self._message_payload(channel_id, self.bot_user, "", flags=flags)
+        else:
+            return _error(400, 50035, f"Invalid Form Body: callback type {callback_type} is not served by the fake")
+        interaction["original_id"] = int(message["id"])
+        if "with_response" not in request.query:
+            return web.Response(status=204)
+        return _json(
+            {
+                "interaction": {
+                    "id": str(interaction_id),
+                    "type": 2,
+                    "response_message_id": message["id"],
+                    "response_message_loading": callback_type == Callback.DEFERRED_MESSAGE,
+                    "response_message_ephemeral": bool(message["flags"] & MESSAGE_FLAG_EPHEMERAL),
+                },
+                "resource": {"type": callback_type, "message": message},
+            }
+        )
+
+    async def _create_followup(self, request: web.Request) -> web.Response:
+        interaction = self._interactions.get(request.match_info["token"])
+        if interaction is None:
+            return _error(404, 10015, "Unknown Webhook")
+        body, files = await self._read_message_body(request)
+        message = await self._record_bot_message(
+            int(interaction["payload"]["channel_id"]),
+            body,
+            files,
+            via="followup",
+            interaction_id=int(interaction["payload"]["id"]),
+        )
+        return _json(message) if request.query.get("wait") in ("1", "true", "True") else web.Response(status=204)
+
+    async def _edit_webhook_message(self, request: web.Request) -> web.Response:
+        interaction = self._interactions.get(request.match_info["token"])
+        if interaction is None:
+            return _error(404, 10015, "Unknown Webhook")
+        message_id = request.match_info["message_id"]
+        original_id = interaction["original_id"] if message_id == "@original" else int(message_id)
+        if original_id not in self._messages:
+            return _error(404, 10008, "Unknown Message")
+        body, files = await self._read_message_body(request)
+        message = await self._record_bot_message(
+            int(interaction["payload"]["channel_id"]),
+            body,
+            files,
+            via="edit",
+            interaction_id=int(interaction["payload"]["id"]),
+            message_id=original_id,
+        )
+        return _json(message)
+
+    async def _serve_attachment(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        file = self._files.get(path)
+        if file is None:
+            return web.Response(status=404, text="Not Found")
+        self.downloads.append(path)
+        if isinstance(file, Upload) and file.download_delay_seconds:
+            await asyncio.sleep(file.download_delay_seconds)
+        content_type = file.media_type if isinstance(file, Upload) else file.content_type
+        return web.Response(body=file.data, content_type=content_type or "application/octet-stream")
+
+    async def _unknown_route(self, request: web.Request) -> web.Response:
+        route = f"{request.method} {request.path}"
+        log.error("fake Discord: no route for %s; the bot called something the fake does not serve", route)
+        self.unknown_requests.append(route)
+        await self._changed_now()
+        return _error(404, 0, f"404: Not Found (the fake Discord does not serve {route})")
+
+    async def _read_message_body(self, request: web.Request) -> tuple[dict[str, Any], list[SentFile]]:
+        """The JSON payload and files of a message request, sent as JSON or as multipart with payload_json."""
+        if not request.content_type.startswith("multipart/"):
+            return (await request.json() if request.can_read_body else {}), []
+        payload: dict[str, Any] = {}
+        files: list[SentFile] = []
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "payload_json":
+                payload = json.loads(await part.text())
+            elif part.name and part.name.startswith("files["):
+                files.append(SentFile(part.filename or part.name, part.headers.get("Content-Type"), await part.read()))
+        return payload, files
+
+    async def _record_bot_message(
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        files: list[SentFile],
+        *,
+        via: str,
+        interaction_id: int | None = None,
+        message_id: int | None = None,
+    ) -> dict[str, Any]:
+        attachments = [self._attachment_payload(channel_id, file) for file in files]
+        message = self._message_payload(
+            channel_id,
+            self.bot_user,
+            body.get("content") or "",
+            attachments=attachments,
+            embeds=body.get("embeds") or [],
+            reference=body.get("message_reference"),
+            flags=int(body.get("flags") or 0),
+        )
+        if message_id is not None:
+            # An edit keeps the message's id: move the payload there.
+            del self._messages[int(message["id"])]
+            message["id"] = str(message_id)
+            message["edited_timestamp"] = _timestamp()
+            self._messages[message_id] = message
+        self.sent.append(
+            SentMessage(
+                id=int(message["id"]),
+                channel_id=channel_id,
+                content=message["content"],
+                embeds=message["embeds"],
+                files=files,
+                message_reference=body.get("message_reference"),
+                via=via,
+                interaction_id=interaction_id,
+                ephemeral=bool(message["flags"] & MESSAGE_FLAG_EPHEMERAL),
+            )
+        )
+        await self._changed_now()
+        if message_id is None:
+            await self._dispatch("MESSAGE_CREATE", message)
+        return message
