@@ -1,0 +1,50 @@
+# Two commands from a fresh clone: `make run` (the bot, or the console chat without a token) and `make test`.
+# Each creates .venv when it is missing and installs what it needs; pyproject.toml changes reinstall.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MNIST_NPZ ?= $(abspath ../shared/data/mnist.npz)
+
+.PHONY: run test train train-mlp bench lint format clean
+
+run: $(VENV)/.bot-installed
+	$(BIN)/python -m bot
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest
+
+train: $(VENV)/.dev-installed
+	MNIST_NPZ=$(MNIST_NPZ) $(BIN)/python -m model_training --arch cnn --out models
+
+train-mlp: $(VENV)/.dev-installed
+	MNIST_NPZ=$(MNIST_NPZ) $(BIN)/python -m model_training --arch mlp --out build/mlp
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/recognizer_speed.py
+	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/discord_burst.py
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The bot alone: no TensorFlow.
+$(VENV)/.bot-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# Training and tests: TensorFlow, matplotlib, pytest, hypothesis, ruff.
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[train,dev]"
+	touch $@ $(VENV)/.bot-installed
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Offline training of the digit recognizer: MNIST in, `models/` artifacts out."""

@@ -1,0 +1,34 @@
+"""Shared fixtures: the MNIST file from ../shared/data and the shipped model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_MODEL_PATH, PROJECT_ROOT
+
+SHARED_DATA = Path(os.environ.get("DIGIT_BOT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+MNIST_NPZ = Path(os.environ.get("MNIST_NPZ", SHARED_DATA / "mnist.npz"))
+REAL_PHOTOS = SHARED_DATA / "real-photos"
+
+
+@pytest.fixture(scope="session")
+def mnist_npz() -> Path:
+    if not MNIST_NPZ.is_file():
+        pytest.fail(f"MNIST is not at {MNIST_NPZ}: set MNIST_NPZ or DIGIT_BOT_SHARED_DATA")
+    return MNIST_NPZ
+
+
+@pytest.fixture(scope="session")
+def mnist_test_split(mnist_npz):
+    import numpy as np
+
+    with np.load(mnist_npz) as npz:
+        return npz["x_test"], npz["y_test"]
+
+
+@pytest.fixture(scope="session")
+def shipped_model_path() -> Path:
+    return DEFAULT_MODEL_PATH
