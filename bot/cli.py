@@ -1,0 +1,114 @@
+"""`python -m bot`: the Discord bot with a token, the console chat without one, or `predict` on files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.errors import DigitBotError
+from bot.recognizer import Prediction, Recognizer
+from bot.replies import error_reply, prediction_reply
+from bot.service import DigitService, Picture
+from bot.settings import Settings, SettingsError, configure_logging, load_settings
+
+EXIT_OK, EXIT_SOME_UNREAD, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="digit-bot reads the handwritten digit in a picture. With no command it runs the Discord "
+        "bot when DISCORD_TOKEN is set (in the environment or .env), else a console chat.",
+        epilog="Settings come from the environment and .env; see .env.example.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    predict = commands.add_parser(
+        "predict",
+        help="read the digit in picture files and print one line per file",
+        description="Read the digit in each picture file. Exit status: 0 when every "
+        "file was read, 1 when some could not be, 2 for usage errors.",
+    )
+    predict.add_argument("files", nargs="+", metavar="FILE", help="picture files (PNG, JPEG, WebP, GIF, BMP, TIFF)")
+    predict.add_argument(
+        "--json", action="store_true", help="one JSON object per line: file, digit, confidence, top, sure, error"
+    )
+    commands.add_parser("console", help="chat with the bot in this terminal (!predict PATH, !stats, !help)")
+    commands.add_parser("discord", help="run the Discord bot (needs DISCORD_TOKEN)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    configure_logging(settings.log_level)
+    if args.command == "predict":
+        service = DigitService.from_settings(settings)
+        return predict_files(service.recognizer, args.files, as_json=args.json, out=sys.stdout)
+    if args.command == "discord" or (args.command is None and settings.discord_token):
+        return run_discord(settings)
+    return run_console(settings)
+
+
+def predict_files(recognizer: Recognizer, files: Sequence[str], *, as_json: bool, out: TextIO) -> int:
+    every_file_read = True
+    for name in files:
+        try:
+            picture = Picture.from_file(Path(name), recognizer.limits)
+            result: Prediction | DigitBotError = recognizer.read(picture.data)
+        except DigitBotError as error:
+            result = error
+            every_file_read = False
+        out.write((_json_line(name, result) if as_json else _plain_line(name, result)) + "\n")
+        out.flush()
+    return EXIT_OK if every_file_read else EXIT_SOME_UNREAD
+
+
+def _plain_line(name: str, result: Prediction | DigitBotError) -> str:
+    reply = error_reply(result) if isinstance(result, DigitBotError) else prediction_reply(result)
+    return f"{name}: {reply.line}"
+
+
+def _json_line(name: str, result: Prediction | DigitBotError) -> str:
+    if isinstance(result, DigitBotError):
+        fields = {
+            "digit": None,
+            "confidence": None,
+            "top": [],
+            "sure": None,
+            "error": " ".join(error_reply(result).text.splitlines()),
+        }
+    else:
+        fields = {
+            "digit": result.digit,
+            "confidence": round(result.confidence, 6),
+            "top": [[digit, round(probability, 6)] for digit, probability in result.top],
+            "sure": result.is_sure,
+            "error": None,
+        }
+    return json.dumps({"file": name, **fields})
+
+
+def run_console(settings: Settings) -> int:
+    from bot.console import ConsoleChat
+
+    if not settings.discord_token:
+        print("No DISCORD_TOKEN set: starting the console chat (see README to run on Discord).", file=sys.stderr)
+    return ConsoleChat(DigitService.from_settings(settings), settings.command_prefix).run()
+
+
+def run_discord(settings: Settings) -> int:
+    if not settings.discord_token:
+        print("error: DISCORD_TOKEN is not set: put your bot's token in .env (see README)", file=sys.stderr)
+        return 1
+    from bot.discord_app import run_bot
+
+    return run_bot(settings)

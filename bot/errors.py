@@ -1,0 +1,44 @@
+"""Problems a user can cause with what they send. `bot.replies` turns each into friendly words."""
+
+from __future__ import annotations
+
+
+class DigitBotError(Exception):
+    """Something about a picture (or a request) that we answer with advice, never a traceback."""
+
+
+class NotAnImage(DigitBotError):
+    """The bytes are not a picture in a format we read (PNG, JPEG, WebP, GIF, BMP, TIFF)."""
+
+
+class ImageTooLarge(DigitBotError):
+    """The file or its pixel count is over the limit we read."""
+
+    def __init__(self, message: str, *, limit_bytes: int | None = None, limit_pixels: int | None = None) -> None:
+        super().__init__(message)
+        self.limit_bytes = limit_bytes
+        self.limit_pixels = limit_pixels
+
+
+class BrokenImage(DigitBotError):
+    """It claims to be a picture, but the data is truncated or corrupt."""
+
+
+class NoDigitFound(DigitBotError):
+    """The picture decodes, but nothing on it looks like writing (a blank page, a flat colour)."""
+
+
+class NoPicture(DigitBotError):
+    """A request to read a digit came without any picture."""
+
+
+class SlowDown(DigitBotError):
+    """The same user asked again before their cooldown ended."""
+
+    def __init__(self, retry_after_seconds: float) -> None:
+        super().__init__(f"retry after {retry_after_seconds:.1f} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class UnreadableFile(DigitBotError):
+    """A local file named on the console or command line could not be opened."""

@@ -1,0 +1,173 @@
+"""The words of every answer, shared by all front ends: a prediction, an error, stats, help."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from bot.errors import (
+    BrokenImage,
+    DigitBotError,
+    ImageTooLarge,
+    NoDigitFound,
+    NoPicture,
+    NotAnImage,
+    SlowDown,
+    UnreadableFile,
+)
+from bot.recognizer import Prediction
+from bot.stats import LiveStats, ModelCard
+
+MODEL_INPUT_SCALE = 8  # 28 px → 224 px: big enough to see in a chat, still crisp with nearest-neighbour
+MODEL_INPUT_NAME = "what-the-model-saw.png"
+CONFUSION_MATRIX_NAME = "confusion-matrix.png"
+WRITING_TIPS = "Tip: one digit, written large and dark on plain paper, filling most of the picture."
+INTRODUCTION = (
+    "I read the handwritten digit in a picture and say how sure I am.",
+    "Send a photo or drawing of one digit; I answer with the digit, my confidence and my top 3 guesses.",
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer: a headline, more lines, and optionally a picture to attach."""
+
+    headline: str
+    details: tuple[str, ...] = ()
+    picture_png: bytes | None = None
+    picture_name: str | None = None
+    is_error: bool = False
+
+    @property
+    def text(self) -> str:
+        return "\n".join((self.headline, *self.details))
+
+    @property
+    def line(self) -> str:
+        """The headline and its first detail on one line, for the command line's output."""
+        if not self.details:
+            return self.headline
+        separator = " " if self.headline.endswith((".", "!", "?")) else ". "
+        return f"{self.headline}{separator}{self.details[0]}"
+
+
+def percent(probability: float) -> str:
+    return f"{probability:.1%}"
+
+
+def top_guesses(prediction: Prediction) -> str:
+    return ", ".join(f"{digit} ({percent(probability)})" for digit, probability in prediction.top)
+
+
+def prediction_reply(prediction: Prediction, source_name: str | None = None) -> Reply:
+    source = (f"Picture: {source_name}",) if source_name else ()
+    picture = model_input_png(prediction.model_input)
+    if prediction.is_sure:
+        return Reply(
+            headline=f"{prediction.digit} — {percent(prediction.confidence)} sure",
+            details=(f"Top 3: {top_guesses(prediction)}", *source),
+            picture_png=picture,
+            picture_name=MODEL_INPUT_NAME,
+        )
+    return Reply(
+        headline=f"{prediction.digit}? I'm not sure: only {percent(prediction.confidence)}",
+        details=(f"My best guesses: {top_guesses(prediction)}", WRITING_TIPS, *source),
+        picture_png=picture,
+        picture_name=MODEL_INPUT_NAME,
+    )
+
+
+def error_reply(error: DigitBotError, source_name: str | None = None) -> Reply:
+    headline, advice = _error_words(error)
+    source = (f"Picture: {source_name}",) if source_name else ()
+    return Reply(headline=headline, details=(advice, *source), is_error=True)
+
+
+def _error_words(error: DigitBotError) -> tuple[str, str]:
+    if isinstance(error, NotAnImage):
+        return "That isn't a picture I can read.", "Send a PNG, JPEG, WebP, GIF, BMP or TIFF image of one digit."
+    if isinstance(error, ImageTooLarge):
+        return "That picture is too large for me.", f"{_limit_words(error)} Send a smaller photo or a screenshot."
+    if isinstance(error, BrokenImage):
+        return "That picture seems to be broken (cut off or damaged).", "Try saving it again and sending it once more."
+    if isinstance(error, NoDigitFound):
+        return "I couldn't find a digit in that picture.", WRITING_TIPS
+    if isinstance(error, NoPicture):
+        return "There's no picture for me to read.", (
+            "Attach an image of one digit to your message, or reply to a message that has one."
+        )
+    if isinstance(error, UnreadableFile):
+        return "I can't open that file.", str(error)
+    if isinstance(error, SlowDown):
+        return "One moment, please.", f"You can send another picture in {error.retry_after_seconds:.0f} s."
+    return "I couldn't read that.", str(error)
+
+
+def _limit_words(error: ImageTooLarge) -> str:
+    if error.limit_bytes is not None:
+        return f"I read files up to {error.limit_bytes / 1_000_000:.0f} MB."
+    if error.limit_pixels is not None:
+        return f"I read pictures up to {error.limit_pixels / 1_000_000:.0f} megapixels."
+    return ""
+
+
+def unexpected_error_reply() -> Reply:
+    return Reply(
+        headline="Something went wrong on my side.",
+        details=("It has been logged. Please try again in a moment.",),
+        is_error=True,
+    )
+
+
+def stats_reply(card: ModelCard | None, live: LiveStats) -> Reply:
+    median = "–" if live.median_ms is None else f"{live.median_ms:.1f} ms"
+    counters = (
+        f"Since start: {live.pictures_read} pictures read, median {median} per picture, "
+        f"up {_duration(live.uptime_seconds)}."
+    )
+    if card is None:
+        return Reply(headline="The model's test results (metrics.json) are missing.", details=(counters,))
+    per_digit = ", ".join(f"{digit}: {percent(value)}" for digit, value in sorted(card.per_digit_accuracy.items()))
+    picture = card.confusion_matrix_png.read_bytes() if card.confusion_matrix_png else None
+    return Reply(
+        headline=f"{percent(card.test_accuracy)} right on the MNIST test split ({card.test_examples:,} digits)",
+        details=(
+            f"Per digit: {per_digit}",
+            f"Model: {card.name}, {card.parameter_count:,} parameters, trained {card.trained_on}.",
+            counters,
+        ),
+        picture_png=picture,
+        picture_name=CONFUSION_MATRIX_NAME if picture else None,
+    )
+
+
+def help_reply(command_lines: Sequence[str]) -> Reply:
+    """The introduction, then how to use each command; the front end spells its own commands."""
+    return Reply(headline=INTRODUCTION[0], details=(INTRODUCTION[1], "", *command_lines))
+
+
+def model_input_png(model_input: np.ndarray) -> bytes:
+    pixels = np.clip(model_input * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels, mode="L").resize(
+        (28 * MODEL_INPUT_SCALE, 28 * MODEL_INPUT_SCALE), Image.Resampling.NEAREST
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s"
+    return f"{seconds} s"
