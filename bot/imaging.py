@@ -13,11 +13,12 @@ from PIL import Image, ImageFilter, UnidentifiedImageError
 
 from bot.errors import BrokenImage, DigitBotError, ImageTooLarge, NoDigitFound, NotAnImage
 
-ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF")  # MPO: what many phones call their JPEGs
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes the MPO files of many phones
 DECODED_SIDE = 1024  # longest side kept after decoding: enough to frame a small digit far from the centre
 SEARCH_SIDE = 256  # longest side of the image the digit is searched on
-BACKGROUND_SIDE = 32  # longest side of the image the paper's light is estimated on
-BACKGROUND_KERNEL = 7  # wider than any pen stroke at BACKGROUND_SIDE, narrower than a shadow's gradient
+BACKGROUND_SIDE = 64  # longest side of the image the paper's light is estimated on
+POLARITY_SIDE = 32  # longest side of the image the ink's tone is decided on
+BACKGROUND_KERNEL = 11  # wider than a marker's stroke at BACKGROUND_SIDE, narrower than a shadow's gradient
 ORIENTATION_TAG = 0x0112
 ORIENTATION_TRANSPOSES = {
     2: (Image.Transpose.FLIP_LEFT_RIGHT,),
@@ -31,9 +32,16 @@ ORIENTATION_TRANSPOSES = {
 MIN_INK_CONTRAST = 20.0  # grey levels: less than this between ink and paper is a blank page
 MIN_SIGNAL_TO_NOISE = 5.0
 INK_THRESHOLD = 0.35  # of the ink's contrast: faint notebook rules and shadows stay below it
+RULE_LENGTH = 0.35  # of the picture's width: longer runs on several thin bands of rows are ruled lines
+RULE_THICKNESS = 0.015  # of the picture's height
+FRAME_CANDIDATES = 16
+FLAT_TOLERANCE = 4.0  # grey levels: a page this even is a digital drawing, not a photo
+FAINT_INK = 0.3  # of the digit's contrast: fainter pixels in its box are page
 MNIST_BOX = 20
 MNIST_SIDE = 28
 FRAMING_SIDE = 4 * MNIST_BOX  # the digit is thickened or thinned at this size, then averaged down to MNIST_BOX
+THINNEST_MNIST_STROKE = 7.0  # pixels at FRAMING_SIDE: MNIST's 10th percentile
+TYPICAL_MNIST_STROKE = 10.0  # MNIST's median
 
 
 @dataclass(frozen=True)
@@ -130,20 +138,23 @@ def _flatten_transparency(image: Image.Image) -> Image.Image:
 def to_mnist_tensor(image: Image.Image) -> np.ndarray:
     """float32 (28, 28, 1) in [0, 1], white ink on black, framed the way MNIST was: raises NoDigitFound."""
     search = _shrink_to(image, SEARCH_SIDE)
-    background, ink_is_dark = _estimate_paper(search)
-    ink = _ink(search, background, ink_is_dark)
-    contrast, noise = _ink_contrast(ink)
+    pixels = np.asarray(search, dtype=np.float32)
+    paper, ink_is_dark = _estimate_paper(search, pixels)
+    if not ink_is_dark:
+        pixels = 255.0 - pixels  # from here on the ink is the dark side
+    difference = np.asarray(paper.resize(search.size, Image.Resampling.BILINEAR)) - pixels
+    sample = difference[::2, ::2]
+    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    ink = np.maximum(difference, 0.0)
+    contrast = _strongest(ink)
     if contrast < MIN_INK_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
         raise NoDigitFound("nothing on the picture stands out from the page")
-    mask = ink > max(INK_THRESHOLD * contrast, 3.0 * noise)
-    components = _Components(mask, ink)
+    components = _Components(_without_ruled_lines(_runs(ink > max(INK_THRESHOLD * contrast, 3.0 * noise))), ink)
     digit = components.digit()
     if digit is None:
         raise NoDigitFound("nothing on the picture is shaped like a digit")
-    digit_mask = components.mask_of(digit)
-    digit_contrast = float(np.percentile(ink[digit_mask], 90))
-    framing = _frame(image, search, background, ink_is_dark, digit_mask, digit_contrast, noise)
-    return _center_by_mass(framing)[:, :, np.newaxis]
+    framing = _frame(image, components.mask_of(digit), paper, ink_is_dark, noise)
+    return _center_by_mass(_mnist_stroke_width(framing))[:, :, np.newaxis]
 
 
 def _shrink_to(image: Image.Image, longest_side: int) -> Image.Image:
@@ -154,25 +165,55 @@ def _shrink_to(image: Image.Image, longest_side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.BOX)
 
 
-def _estimate_paper(search: Image.Image) -> tuple[Image.Image, bool]:
-    """The page without the writing (light and shadows included) at BACKGROUND_SIDE, and whether the ink is darker.
+def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Image, bool]:
+    """The page without the writing (light and shadows included) as a small "F" image, and whether the ink is dark.
 
-    The page covers most of a picture, so its tone is the median and the ink lies on the far side of it.
-    A closing (max then min) then erases dark strokes from the page, an opening light ones.
+    Returned as if the ink were dark: for light ink (chalk, white on black) both the page and later the pixels are
+    inverted. A digital drawing's page is one flat tone, the median. On a photo, a closing (max then min) wider
+    than a stroke erases dark writing, an opening light writing.
     """
-    pixels = np.asarray(search)
-    darkest, page, lightest = np.percentile(pixels, [1, 50, 99])
-    ink_is_dark = bool(page - darkest >= lightest - page)
-    small = _shrink_to(search, BACKGROUND_SIDE)
-    kernel = ImageFilter.MaxFilter if ink_is_dark else ImageFilter.MinFilter
-    inverse = ImageFilter.MinFilter if ink_is_dark else ImageFilter.MaxFilter
-    size = min(BACKGROUND_KERNEL, 2 * (min(small.size) // 4) + 1)
-    paper = small.filter(kernel(size)).filter(inverse(size)).filter(ImageFilter.BoxBlur(1))
-    return paper, ink_is_dark
+    sample = pixels[::2, ::2]
+    darkest, page, lightest = np.percentile(sample, [1, 50, 99])
+    if np.mean(np.abs(sample - page) <= FLAT_TOLERANCE) >= 0.5:
+        ink_is_dark = bool(page - darkest >= lightest - page)
+        return Image.new("F", (1, 1), page if ink_is_dark else 255.0 - page), ink_is_dark
+    ink_is_dark = _ink_is_dark_on_photo(search, pixels)
+    small = np.asarray(_shrink_to(Image.fromarray(pixels, "F"), BACKGROUND_SIDE), dtype=np.float32)
+    if not ink_is_dark:
+        small = 255.0 - small
+    size = min(BACKGROUND_KERNEL, 2 * (min(small.shape) // 4) + 1)
+    return Image.fromarray(_sliding(_sliding(small, size, np.maximum), size, np.minimum), "F"), ink_is_dark
 
 
-def _stretch(background: Image.Image, like: Image.Image) -> Image.Image:
-    return background.resize(like.size, Image.Resampling.BILINEAR)
+def _ink_is_dark_on_photo(search: Image.Image, pixels: np.ndarray) -> bool:
+    """Around any mark the page is the majority, so a local median is the page whatever the ink's tone. Shadows,
+    gradients and page edges stray from it both ways, so the tone that shows the more digit-like mark is the ink's."""
+    local_page = _shrink_to(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(5))
+    darker = np.asarray(local_page.resize(search.size, Image.Resampling.BILINEAR), dtype=np.float32) - pixels
+    threshold = INK_THRESHOLD * max(_strongest(darker), _strongest(-darker))
+    dark_marks = _Components(_runs(darker > threshold), np.maximum(darker, 0.0))
+    light_marks = _Components(_runs(-darker > threshold), np.maximum(-darker, 0.0))
+    return dark_marks.best_score >= light_marks.best_score
+
+
+def _sliding(values: np.ndarray, size: int, pick: np.ufunc) -> np.ndarray:
+    """A size×size max or min filter (pick = np.maximum / np.minimum) in log2(size) vectorised steps per axis."""
+    for axis in (0, 1):
+        reach = size // 2
+        padded = np.pad(values, [(reach, reach) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        covered, result = 1, padded
+        while covered * 2 <= size:
+            result = pick(_take(result, 0, -covered, axis), _take(result, covered, None, axis))
+            covered *= 2
+        if covered < size:
+            rest = size - covered
+            result = pick(_take(result, 0, -rest, axis), _take(result, rest, None, axis))
+        values = result
+    return values
+
+
+def _take(values: np.ndarray, start: int, stop: int | None, axis: int) -> np.ndarray:
+    return values[start:stop] if axis == 0 else values[:, start:stop]
 
 
 def _strongest(values: np.ndarray) -> float:
@@ -181,71 +222,92 @@ def _strongest(values: np.ndarray) -> float:
     return float(np.partition(values.ravel(), -count)[-count])
 
 
-def _ink(search: Image.Image, background: Image.Image, ink_is_dark: bool) -> np.ndarray:
-    difference = np.asarray(_stretch(background, search), dtype=np.float32) - np.asarray(search, dtype=np.float32)
-    return np.maximum(difference if ink_is_dark else -difference, 0.0)
+def _runs(mask: np.ndarray) -> _Runs:
+    height, width = mask.shape
+    padded = np.zeros((height, width + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    steps = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(steps == 1)
+    return _Runs(rows, starts, np.nonzero(steps == -1)[1], mask.shape)
 
 
-def _ink_contrast(ink: np.ndarray) -> tuple[float, float]:
-    """The ink's strength over the page, and the page's noise (from the median absolute deviation)."""
-    noise = 1.4826 * float(np.median(ink))
-    return _strongest(ink), noise
+@dataclass(frozen=True)
+class _Runs:
+    """A mask as horizontal runs of set pixels, in row order: run i covers row rows[i], columns starts[i]:ends[i]."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    shape: tuple[int, int]
+
+    def subset(self, keep: np.ndarray) -> _Runs:
+        return _Runs(self.rows[keep], self.starts[keep], self.ends[keep], self.shape)
+
+
+def _without_ruled_lines(runs: _Runs) -> _Runs:
+    """Drops notebook rules: long runs on two or more thin bands of rows (a digit's bar is one band, or thick)."""
+    long = runs.ends - runs.starts >= RULE_LENGTH * runs.shape[1]
+    rule_rows = np.unique(runs.rows[long])
+    if rule_rows.size == 0:
+        return runs
+    bands = np.split(rule_rows, np.flatnonzero(np.diff(rule_rows) > 1) + 1)
+    thin_bands = [band for band in bands if band.size <= max(2, RULE_THICKNESS * runs.shape[0])]
+    if len(thin_bands) < 2:
+        return runs
+    return runs.subset(~(long & np.isin(runs.rows, np.concatenate(thin_bands))))
 
 
 class _Components:
-    """8-connected blobs of a mask, found as horizontal runs joined across rows (no per-pixel Python)."""
+    """8-connected blobs of a mask, found by joining its runs across rows (no per-pixel Python)."""
 
-    def __init__(self, mask: np.ndarray, ink: np.ndarray) -> None:
-        self.shape = mask.shape
-        height, width = mask.shape
-        padded = np.zeros((height, width + 2), dtype=np.int8)
-        padded[:, 1:-1] = mask
-        steps = np.diff(padded, axis=1)
-        self.rows, self.starts = np.nonzero(steps == 1)
-        self.ends = np.nonzero(steps == -1)[1]  # exclusive
-        self.labels = _join_runs(self.rows, self.starts, self.ends, width + 2)
+    def __init__(self, runs: _Runs, ink: np.ndarray) -> None:
+        self.runs = runs
+        self.shape = runs.shape
+        height, width = runs.shape
+        self.labels = _join_runs(runs.rows, runs.starts, runs.ends, width + 2)
         count = int(self.labels.max()) + 1 if self.labels.size else 0
-        lengths = self.ends - self.starts
         row_sums = np.zeros((height, width + 1), dtype=np.float64)
         np.cumsum(ink, axis=1, out=row_sums[:, 1:])
-        run_mass = row_sums[self.rows, self.ends] - row_sums[self.rows, self.starts]
-        self.area = np.bincount(self.labels, lengths, minlength=count)
+        run_mass = row_sums[runs.rows, runs.ends] - row_sums[runs.rows, runs.starts]
+        self.area = np.bincount(self.labels, runs.ends - runs.starts, minlength=count)
         self.mass = np.bincount(self.labels, run_mass, minlength=count)
         self.top = np.full(count, height)
         self.bottom = np.zeros(count, dtype=np.intp)
         self.left = np.full(count, width)
         self.right = np.zeros(count, dtype=np.intp)
-        np.minimum.at(self.top, self.labels, self.rows)
-        np.maximum.at(self.bottom, self.labels, self.rows + 1)
-        np.minimum.at(self.left, self.labels, self.starts)
-        np.maximum.at(self.right, self.labels, self.ends)
-
-    def digit(self) -> np.ndarray | None:
-        """Labels of the components that make the digit: the most ink-like one and its close neighbours."""
-        if not self.area.size:
-            return None
-        height, width = self.shape
+        np.minimum.at(self.top, self.labels, runs.rows)
+        np.maximum.at(self.bottom, self.labels, runs.rows + 1)
+        np.minimum.at(self.left, self.labels, runs.starts)
+        np.maximum.at(self.right, self.labels, runs.ends)
         box_height = self.bottom - self.top
         box_width = self.right - self.left
-        span = np.maximum(box_height, box_width)
+        self.span = np.maximum(box_height, box_width)
         touches_border = (self.top == 0) | (self.left == 0) | (self.bottom == height) | (self.right == width)
-        thickness = self.area / np.maximum(span, 1)
-        is_rule = ((box_width > 0.6 * width) & (box_height < 0.1 * height)) | (
-            (box_height > 0.6 * height) & (box_width < 0.1 * width) & touches_border
-        )
-        is_rule &= thickness < 0.03 * max(height, width)
-        score = self.mass * np.where(touches_border, 0.25, 1.0) * np.where(is_rule, 0.05, 1.0)
-        score *= np.minimum(1.0, span / (0.04 * max(height, width))) ** 2  # specks
-        best = int(np.argmax(score))
-        if score[best] <= 0:
+        long = (box_width > 0.5 * width) | (box_height > 0.5 * height)
+        thin = self.area / np.maximum(self.span, 1) < 0.03 * max(height, width)
+        self.is_clutter = long & (thin | touches_border)  # ruled lines, page edges, the desk's edge
+        self.is_clutter |= self._encloses_others()  # a frame or box drawn around the digit
+        # How digit-like each component is: its ink, less if it touches the border or is clutter or a speck.
+        self.score = self.mass * np.where(touches_border, 0.3, 1.0) * np.where(self.is_clutter, 0.05, 1.0)
+        self.score *= np.minimum(1.0, self.span / (0.04 * max(height, width))) ** 2
+
+    @property
+    def best_score(self) -> float:
+        return float(self.score.max()) if self.score.size else 0.0
+
+    def digit(self) -> np.ndarray | None:
+        """Labels of the components that make the digit: the most digit-like one and its close neighbours."""
+        if self.best_score <= 0:
             return None
+        best = int(np.argmax(self.score))
         chosen = np.zeros(self.area.size, dtype=bool)
         chosen[best] = True
-        mergeable = (score >= 0.02 * score[best]) & ~is_rule
+        # Pieces of one digit (a 5's detached bar, a broken 4) are big and close; a speck beside it is small.
+        mergeable = (self.score >= 0.02 * self.score[best]) & (self.span >= 0.2 * self.span[best]) & ~self.is_clutter
         for _ in range(4):
             top, bottom = self.top[chosen].min(), self.bottom[chosen].max()
             left, right = self.left[chosen].min(), self.right[chosen].max()
-            reach = 0.25 * max(bottom - top, right - left)
+            reach = 0.5 * max(bottom - top, right - left)
             near = (
                 (self.top < bottom + reach)
                 & (self.bottom > top - reach)
@@ -258,12 +320,28 @@ class _Components:
             chosen = joined
         return np.flatnonzero(chosen)
 
+    def _encloses_others(self) -> np.ndarray:
+        """Frames and boxes drawn around the digit: components whose box holds another one of real weight."""
+        heaviest = np.argsort(self.mass)[::-1][:FRAME_CANDIDATES]
+        top, bottom = self.top[heaviest], self.bottom[heaviest]
+        left, right = self.left[heaviest], self.right[heaviest]
+        inside = (
+            (top[:, None] < top[None, :])
+            & (bottom[:, None] > bottom[None, :])
+            & (left[:, None] < left[None, :])
+            & (right[:, None] > right[None, :])
+            & (self.mass[heaviest][None, :] >= 0.1 * self.mass[heaviest][:, None])
+        )
+        encloses = np.zeros(self.area.size, dtype=bool)
+        encloses[heaviest] = inside.any(axis=1)
+        return encloses
+
     def mask_of(self, labels: np.ndarray) -> np.ndarray:
         height, width = self.shape
         selected = np.isin(self.labels, labels)
         edges = np.zeros((height, width + 1), dtype=np.int32)
-        np.add.at(edges, (self.rows[selected], self.starts[selected]), 1)
-        np.add.at(edges, (self.rows[selected], self.ends[selected]), -1)
+        np.add.at(edges, (self.runs.rows[selected], self.runs.starts[selected]), 1)
+        np.add.at(edges, (self.runs.rows[selected], self.runs.ends[selected]), -1)
         return np.cumsum(edges, axis=1)[:, :width] > 0
 
 
@@ -297,41 +375,53 @@ def _join_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, row_strid
 
 
 def _frame(
-    image: Image.Image,
-    search: Image.Image,
-    background: Image.Image,
-    ink_is_dark: bool,
-    digit_mask: np.ndarray,
-    contrast: float,
-    noise: float,
+    image: Image.Image, digit_mask: np.ndarray, paper: Image.Image, ink_is_dark: bool, noise: float
 ) -> np.ndarray:
-    """The digit cut from the decoded picture at FRAMING_SIDE scale: ink in [0, 1], everything else exactly 0."""
+    """The digit cut from the decoded picture, FRAMING_SIDE pixels on its longest side: ink in [0, 1], the rest 0."""
     rows = np.flatnonzero(digit_mask.any(axis=1))
     columns = np.flatnonzero(digit_mask.any(axis=0))
-    search_box = (
-        max(0, columns[0] - 1),
-        max(0, rows[0] - 1),
-        min(search.width, columns[-1] + 2),
-        min(search.height, rows[-1] + 2),
-    )
-    box = _scale_box(search_box, image.width / search.width)
+    height, width = digit_mask.shape
+    search_box = (max(0, columns[0] - 1), max(0, rows[0] - 1), min(width, columns[-1] + 2), min(height, rows[-1] + 2))
+    box = _scale_box(search_box, image.size, (width, height))
     zoom = FRAMING_SIDE / max(box[2] - box[0], box[3] - box[1])
     size = (max(1, round((box[2] - box[0]) * zoom)), max(1, round((box[3] - box[1]) * zoom)))
     sampling = Image.Resampling.BOX if zoom < 1 else Image.Resampling.BILINEAR
     pixels = np.asarray(image.resize(size, sampling, box=box), dtype=np.float32)
-    paper_box = _scale_box(search_box, background.width / search.width)
-    paper = np.asarray(background.resize(size, Image.Resampling.BILINEAR, box=paper_box), dtype=np.float32)
-    ink = np.maximum(paper - pixels if ink_is_dark else pixels - paper, 0.0) / max(contrast, 1.0)
-    faint = min(0.6, max(0.7 * INK_THRESHOLD, 3.0 * noise / max(contrast, 1.0)))
-    ink = np.clip((ink - faint) / (0.8 - faint), 0.0, 1.0)
+    if not ink_is_dark:
+        pixels = 255.0 - pixels
+    paper_box = _scale_box(search_box, paper.size, (width, height))
+    difference = np.asarray(paper.resize(size, Image.Resampling.BILINEAR, box=paper_box)) - pixels
     # Other writing that reaches into the digit's box (a rule, a neighbour) is not part of it.
-    near_digit = Image.fromarray(digit_mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(3))
-    keep = np.asarray(near_digit.resize(size, Image.Resampling.BILINEAR, box=search_box), dtype=np.float32) / 255.0
-    return ink * np.minimum(keep * 2.0, 1.0)
+    near_digit = _sliding(digit_mask[search_box[1] : search_box[3], search_box[0] : search_box[2]], 3, np.maximum)
+    keep = np.asarray(Image.fromarray(near_digit.astype(np.float32), "F").resize(size, Image.Resampling.BILINEAR))
+    keep = np.minimum(2.0 * keep, 1.0)
+    strokes = difference[keep > 0.5]
+    contrast = float(np.percentile(strokes, 95)) if strokes.size else 0.0
+    faint = max(FAINT_INK * contrast, 3.0 * noise)
+    if contrast <= faint:
+        raise NoDigitFound("the writing is too faint to read")
+    return np.clip((difference - faint) / (0.8 * contrast - faint), 0.0, 1.0) * keep
 
 
-def _scale_box(box: tuple[int, int, int, int], scale: float) -> tuple[float, float, float, float]:
-    return (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
+def _scale_box(
+    box: tuple[int, int, int, int], to_size: tuple[int, int], from_size: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    across, down = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    return (box[0] * across, box[1] * down, box[2] * across, box[3] * down)
+
+
+def _mnist_stroke_width(framing: np.ndarray) -> np.ndarray:
+    """Thickens a pen's hairline to MNIST's usual stroke width at the framing size."""
+    strokes = framing > 0.5
+    padded = np.pad(strokes, 1)
+    inside = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:] & strokes
+    edge = np.count_nonzero(strokes & ~inside)
+    if edge == 0:
+        return framing
+    width = 2.0 * np.count_nonzero(strokes) / edge  # area over half the outline
+    if width >= THINNEST_MNIST_STROKE:
+        return framing  # thinning a marker's strokes would break them: MNIST has bold digits too
+    return _sliding(framing, 2 * round((TYPICAL_MNIST_STROKE - width) / 2) + 1, np.maximum)
 
 
 def _center_by_mass(framing: np.ndarray) -> np.ndarray:
@@ -349,8 +439,8 @@ def _center_by_mass(framing: np.ndarray) -> np.ndarray:
     total = float(small.sum())
     center_row = float((small.sum(axis=1) * np.arange(small.shape[0])).sum()) / total
     center_column = float((small.sum(axis=0) * np.arange(small.shape[1])).sum()) / total
-    top = int(np.clip(round(MNIST_SIDE / 2 - 0.5 - center_row), 0, MNIST_SIDE - small.shape[0]))
-    left = int(np.clip(round(MNIST_SIDE / 2 - 0.5 - center_column), 0, MNIST_SIDE - small.shape[1]))
+    top = int(np.clip(round(MNIST_SIDE / 2 - center_row), 0, MNIST_SIDE - small.shape[0]))
+    left = int(np.clip(round(MNIST_SIDE / 2 - center_column), 0, MNIST_SIDE - small.shape[1]))
     tensor = np.zeros((MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
     tensor[top : top + small.shape[0], left : left + small.shape[1]] = small
     return tensor
