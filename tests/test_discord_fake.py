@@ -7,18 +7,13 @@ import io
 
 import discord
 import pytest
-import yarl
 
-from tests.fakes.discord_server import FakeDiscord, Upload
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from tests.fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Upload
 
 
 @pytest.fixture
-async def discord_fake(monkeypatch):
+async def discord_fake():
     async with FakeDiscord(heartbeat_interval_ms=100) as fake:
-        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
         yield fake
         assert not fake.unknown_requests, f"the client called routes the fake does not serve: {fake.unknown_requests}"
 

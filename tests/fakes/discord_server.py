@@ -19,6 +19,8 @@ from enum import IntEnum, IntFlag
 from itertools import pairwise
 from typing import Any, TypeVar
 
+import discord
+import yarl
 from aiohttp import WSMsgType, web
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ ALL_PERMISSIONS = str((1 << 50) - 1)
 APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED = 1 << 19  # the "Message Content Intent" switch of an unverified bot
 MESSAGE_FLAG_EPHEMERAL = 1 << 6
 MESSAGE_FLAG_LOADING = 1 << 7
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+STALL_WATCH_SECONDS = 0.01
 
 
 class Op(IntEnum):
@@ -88,6 +92,11 @@ class Upload:
     content_type: str | None = None
     download_delay_seconds: float = 0.0
     declared_size: int | None = None
+
+    @classmethod
+    def picture(cls, stem: str, data: bytes) -> Upload:
+        """A PNG or JPEG named by what its bytes are, as a phone or browser would name it."""
+        return cls(f"{stem}.{'png' if data.startswith(PNG_SIGNATURE) else 'jpg'}", data)
 
     @property
     def media_type(self) -> str | None:
@@ -222,15 +231,23 @@ class FakeDiscord:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Condition | None = None
+        self._endpoints_before: tuple[str, yarl.URL] | None = None
+        self._own_stalls: list[tuple[float, float]] = []
+        self._stall_watch: asyncio.Task[None] | None = None
         self.port = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> FakeDiscord:
+        """Starts serving and points discord.py here until exit (it keeps its endpoints in class attributes)."""
         await self.start()
+        self._endpoints_before = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        discord.http.Route.BASE = self.api_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._endpoints_before
         await self.close()
 
     async def start(self) -> None:
@@ -294,8 +311,17 @@ class FakeDiscord:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self._stall_watch = asyncio.get_running_loop().create_task(self._watch_own_loop())
+
+    async def _watch_own_loop(self) -> None:
+        while True:
+            asleep_at = self.clock()
+            await asyncio.sleep(STALL_WATCH_SECONDS)
+            self._own_stalls.append((asleep_at, (self.clock() - asleep_at - STALL_WATCH_SECONDS) * 1000))
 
     async def _stop_server(self) -> None:
+        if self._stall_watch is not None:
+            self._stall_watch.cancel()
         for session in list(self._sessions):
             await session.socket.close(code=1001, message=b"fake Discord is shutting down")
         if self._runner is not None:
@@ -390,6 +416,10 @@ class FakeDiscord:
         arrivals = [beat.received_at for beat in self.heartbeats if beat.received_at >= since]
         interval = self.heartbeat_interval_ms / 1000
         return [max(0.0, (later - earlier - interval) * 1000) for earlier, later in pairwise(arrivals)]
+
+    def own_stall_ms(self, since: float = 0.0) -> float:
+        """The longest the fake's own loop was late since `since`: below this, heartbeat lag is not the bot's."""
+        return max((stall for asleep_at, stall in self._own_stalls if asleep_at >= since), default=0.0)
 
     @staticmethod
     def clock() -> float:
