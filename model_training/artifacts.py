@@ -94,15 +94,12 @@ def plot_learning_curves(run: TrainingRun, out: Path, title: str) -> Path:
         axes.set_xlabel("epoch")
         axes.set_ylabel(metric)
         axes.grid(alpha=0.3)
-        axes.legend()
     if run.best_epoch is not None:
-        accuracy_axes.axvline(run.best_epoch, color="grey", linestyle="--", label="kept")
+        accuracy_axes.axvline(run.best_epoch, color="grey", linestyle="--", label="epoch kept")
+    loss_axes.legend()
+    accuracy_axes.legend()
     figure.suptitle(title)
-    figure.tight_layout()
-    path = out / CURVES_FILE
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return _saved(figure, out / CURVES_FILE)
 
 
 def plot_confusion_matrix(scores: TestScores, out: Path, title: str) -> Path:
@@ -128,8 +125,11 @@ def plot_confusion_matrix(scores: TestScores, out: Path, title: str) -> Path:
     axes.set_xlabel("predicted digit")
     axes.set_ylabel("true digit")
     axes.set_title(title)
+    return _saved(figure, out / CONFUSION_FILE)
+
+
+def _saved(figure: pyplot.Figure, path: Path) -> Path:
     figure.tight_layout()
-    path = out / CONFUSION_FILE
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
     return path

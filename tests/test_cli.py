@@ -1,0 +1,139 @@
+"""`python -m bot predict` and the console chat, run as a user would: real processes, real files."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.console import ConsoleChat
+from bot.service import DigitService
+from bot.settings import PROJECT_ROOT, load_settings
+
+
+def run_bot(*args: str, stdin: str = "", model_path=None) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}
+    if model_path is not None:
+        environment["MODEL_PATH"] = str(model_path)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+        env=environment,
+    )
+
+
+@pytest.fixture(scope="module")
+def digit_pictures(tmp_path_factory, mnist_test_split) -> dict[int, object]:
+    """One PNG per digit: an MNIST test digit, upscaled, dark ink on white as most people send it."""
+    images, labels = mnist_test_split
+    folder = tmp_path_factory.mktemp("pictures")
+    pictures = {}
+    for digit in range(10):
+        index = int(np.flatnonzero(labels == digit)[0])
+        path = folder / f"digit-{digit}.png"
+        Image.fromarray(255 - images[index]).resize((140, 140), Image.Resampling.BICUBIC).save(path)
+        pictures[digit] = path
+    return pictures
+
+
+@pytest.fixture(scope="module")
+def not_pictures(tmp_path_factory) -> dict[str, object]:
+    folder = tmp_path_factory.mktemp("not-pictures")
+    text = folder / "notes.txt"
+    text.write_text("a shopping list, not a picture\n")
+    broken = folder / "broken.png"
+    buffer = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(buffer, "PNG")
+    broken.write_bytes(buffer.getvalue()[:40])
+    return {"text": text, "broken": broken, "missing": folder / "nowhere.png"}
+
+
+def test_predict_prints_one_line_per_file_and_exits_0(digit_pictures):
+    result = run_bot("predict", str(digit_pictures[3]), str(digit_pictures[7]))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{digit_pictures[3]}: 3 — ") and "% sure" in lines[0]
+    assert lines[1].startswith(f"{digit_pictures[7]}: 7 — ")
+
+
+def test_predict_json_gives_one_object_per_file(digit_pictures, not_pictures):
+    files = [digit_pictures[0], not_pictures["text"], digit_pictures[9]]
+    result = run_bot("predict", "--json", *map(str, files))
+    assert result.returncode == 1
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [answer["file"] for answer in answers] == list(map(str, files))
+    first, text, last = answers
+    assert set(first) == {"file", "digit", "confidence", "top", "sure", "error"}
+    assert (first["digit"], first["error"], last["digit"]) == (0, None, 9)
+    assert 0 <= first["confidence"] <= 1 and len(first["top"]) == 3 and first["top"][0][0] == 0
+    assert text["digit"] is None and text["confidence"] is None and "isn't a picture" in text["error"]
+
+
+@pytest.mark.parametrize(("kind", "words"), [("text", "isn't a picture"), ("broken", "broken"), ("missing", "no file")])
+def test_a_file_that_cannot_be_read_gets_a_message_and_exit_1(not_pictures, digit_pictures, kind, words):
+    result = run_bot("predict", str(not_pictures[kind]), str(digit_pictures[1]))
+    assert result.returncode == 1
+    assert words in result.stdout.splitlines()[0]
+    assert result.stdout.splitlines()[1].startswith(f"{digit_pictures[1]}: 1 — ")
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2():
+    assert run_bot("predict").returncode == 2
+    assert run_bot("predict", "--colour", "x.png").returncode == 2
+
+
+def test_a_missing_model_is_one_clear_line_and_exit_1(tmp_path, digit_pictures):
+    result = run_bot("predict", str(digit_pictures[1]), model_path=tmp_path / "gone.tflite")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: MODEL_PATH: no model file at")
+    assert "Traceback" not in result.stderr
+
+
+def test_without_a_token_the_bot_starts_the_console_chat(digit_pictures):
+    session = f"!predict {digit_pictures[4]}\n!stats\n!help\nwhat?\n!predict\nquit\n"
+    result = run_bot(stdin=session)
+    assert result.returncode == 0, result.stderr
+    assert "console chat" in result.stderr
+    answers = result.stdout
+    assert "\n> 4 — " in answers
+    assert "right on the MNIST test split" in answers
+    assert answers.count("!predict PATH...") == 2  # the greeting and !help
+    assert "I didn't get that" in answers
+    assert "There's no picture for me to read." in answers
+
+
+@pytest.fixture(scope="module")
+def service(shipped_model_path) -> DigitService:
+    return DigitService.from_settings(load_settings({"MODEL_PATH": str(shipped_model_path)}))
+
+
+def test_the_console_reads_a_line_of_paths_as_posted_pictures(service, digit_pictures, not_pictures):
+    chat = ConsoleChat(service)
+    replies = chat.answer(f"{digit_pictures[5]} '{digit_pictures[6]}'")
+    assert [reply.headline[0] for reply in replies] == ["5", "6"]
+    assert replies[0].picture_png.startswith(b"\x89PNG")
+    assert chat.answer("   ") == []
+    (missing,) = chat.answer(f"!predict {not_pictures['missing']}")
+    assert missing.is_error and "no file" in missing.text
+
+
+def test_the_console_counts_pictures_in_stats(service, digit_pictures):
+    chat = ConsoleChat(service, prefix="?")
+    before = service.live.pictures_read
+    chat.answer(f"?predict {digit_pictures[2]} {digit_pictures[8]}")
+    (stats,) = chat.answer("?stats")
+    assert service.live.pictures_read == before + 2
+    assert f"{before + 2} pictures read" in stats.text
+    assert stats.picture_png.startswith(b"\x89PNG")  # the confusion matrix
