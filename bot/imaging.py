@@ -15,9 +15,11 @@ from bot.errors import BrokenImage, DigitBotError, ImageTooLarge, NoDigitFound, 
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes the MPO files of many phones
 DECODED_SIDE = 1024  # longest side kept after decoding: enough to frame a small digit far from the centre
+DRAFT_SIDE = 320  # a JPEG's shorter side is decoded at 1/2, 1/4 or 1/8 scale, down to no less than this
 SEARCH_SIDE = 256  # longest side of the image the digit is searched on
 BACKGROUND_SIDE = 64  # longest side of the image the paper's light is estimated on
 POLARITY_SIDE = 32  # longest side of the image the ink's tone is decided on
+POLARITY_KERNEL = 13  # a median this wide (40%) is the page even around a marker's thick strokes
 BACKGROUND_KERNEL = 11  # wider than a marker's stroke at BACKGROUND_SIDE, narrower than a shadow's gradient
 ORIENTATION_TAG = 0x0112
 ORIENTATION_TRANSPOSES = {
@@ -35,6 +37,7 @@ INK_THRESHOLD = 0.35  # of the ink's contrast: faint notebook rules and shadows 
 RULE_LENGTH = 0.35  # of the picture's width: longer runs on several thin bands of rows are ruled lines
 RULE_THICKNESS = 0.015  # of the picture's height
 FRAME_CANDIDATES = 16
+BORDER_BAND = 0.15  # of the picture's longest side: a mark lying within it along the border is the desk's edge
 FLAT_TOLERANCE = 4.0  # grey levels: a page this even is a digital drawing, not a photo
 FAINT_INK = 0.3  # of the digit's contrast: fainter pixels in its box are page
 MNIST_BOX = 20
@@ -71,7 +74,7 @@ def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
         orientation = image.getexif().get(ORIENTATION_TAG, 1)
         if image.format in ("JPEG", "MPO"):
             # Decodes at 1/2, 1/4 or 1/8 scale straight from the DCT: a 12 MP photo never exists at full size.
-            image.draft("L", (DECODED_SIDE // 2, DECODED_SIDE // 2))
+            image.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
         image.load()
         gray = _to_gray(_shrink(_simple_mode(image), DECODED_SIDE))
     except DigitBotError:
@@ -177,7 +180,7 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
     if np.mean(np.abs(sample - page) <= FLAT_TOLERANCE) >= 0.5:
         ink_is_dark = bool(page - darkest >= lightest - page)
         return Image.new("F", (1, 1), page if ink_is_dark else 255.0 - page), ink_is_dark
-    ink_is_dark = _ink_is_dark_on_photo(search, pixels)
+    ink_is_dark = _ink_is_dark_on_photo(search)
     small = np.asarray(_shrink_to(Image.fromarray(pixels, "F"), BACKGROUND_SIDE), dtype=np.float32)
     if not ink_is_dark:
         small = 255.0 - small
@@ -185,11 +188,14 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
     return Image.fromarray(_sliding(_sliding(small, size, np.maximum), size, np.minimum), "F"), ink_is_dark
 
 
-def _ink_is_dark_on_photo(search: Image.Image, pixels: np.ndarray) -> bool:
+def _ink_is_dark_on_photo(search: Image.Image) -> bool:
     """Around any mark the page is the majority, so a local median is the page whatever the ink's tone. Shadows,
     gradients and page edges stray from it both ways, so the tone that shows the more digit-like mark is the ink's."""
-    local_page = _shrink_to(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(5))
-    darker = np.asarray(local_page.resize(search.size, Image.Resampling.BILINEAR), dtype=np.float32) - pixels
+    half = _shrink_to(search, SEARCH_SIDE // 2)
+    local_page = _shrink_to(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(POLARITY_KERNEL))
+    darker = np.asarray(local_page.resize(half.size, Image.Resampling.BILINEAR), dtype=np.float32) - np.asarray(
+        half, dtype=np.float32
+    )
     threshold = INK_THRESHOLD * max(_strongest(darker), _strongest(-darker))
     dark_marks = _Components(_runs(darker > threshold), np.maximum(darker, 0.0))
     light_marks = _Components(_runs(-darker > threshold), np.maximum(-darker, 0.0))
@@ -283,12 +289,22 @@ class _Components:
         box_width = self.right - self.left
         self.span = np.maximum(box_height, box_width)
         touches_border = (self.top == 0) | (self.left == 0) | (self.bottom == height) | (self.right == width)
-        long = (box_width > 0.5 * width) | (box_height > 0.5 * height)
+        band = round(BORDER_BAND * max(height, width))
+        in_band = np.where(
+            (runs.rows < band) | (runs.rows >= height - band),
+            runs.ends - runs.starts,
+            np.clip(np.minimum(runs.ends, band) - runs.starts, 0, None)
+            + np.clip(runs.ends - np.maximum(runs.starts, width - band), 0, None),
+        )
+        along_border = np.bincount(self.labels, in_band, minlength=count) > 0.8 * self.area
         thin = self.area / np.maximum(self.span, 1) < 0.03 * max(height, width)
-        self.is_clutter = long & (thin | touches_border)  # ruled lines, page edges, the desk's edge
+        wide_and_flat = (box_width > 0.5 * width) & (box_height < 0.15 * height)
+        long = self.span > 0.3 * max(height, width)
+        # The desk or the page's edge along the border, ruled lines, and (below) frames are not the digit.
+        self.is_clutter = long & ((touches_border & (along_border | thin)) | (wide_and_flat & thin))
         self.is_clutter |= self._encloses_others()  # a frame or box drawn around the digit
         # How digit-like each component is: its ink, less if it touches the border or is clutter or a speck.
-        self.score = self.mass * np.where(touches_border, 0.3, 1.0) * np.where(self.is_clutter, 0.05, 1.0)
+        self.score = self.mass * np.where(touches_border, 0.5, 1.0) * np.where(self.is_clutter, 0.05, 1.0)
         self.score *= np.minimum(1.0, self.span / (0.04 * max(height, width))) ** 2
 
     @property
