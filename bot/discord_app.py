@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import logging
 from collections.abc import Sequence
@@ -54,6 +55,9 @@ class DigitBot(commands.Bot):
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
+        # What exists now (modules, the model, discord.py's state) lives as long as the process. Freezing it keeps
+        # every later full garbage collection small, so none stalls the event loop (and the heartbeat) for long.
+        gc.freeze()
 
     async def on_ready(self) -> None:
         log.info("Connected as %s to %d server(s)", self.user, len(self.guilds))

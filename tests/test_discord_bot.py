@@ -1,0 +1,289 @@
+"""The Discord bot end to end: the real discord.py client, our cogs and the model, against a fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.discord_app import DigitBot
+from bot.recognizer import Recognizer
+from bot.service import DigitService
+from bot.settings import Settings
+from tests.chat_pictures import render_chat_picture
+from tests.fakes.discord_server import PNG_SIGNATURE, FakeDiscord, SentMessage, Upload
+
+MAX_IMAGE_BYTES = 1_000_000
+BURST_USERS = 8
+
+
+@pytest.fixture(scope="module")
+def service(shipped_model_path) -> DigitService:
+    if not shipped_model_path.is_file():
+        pytest.skip(f"no model at {shipped_model_path}: train one with `python -m model_training`")
+    service = DigitService(Recognizer(shipped_model_path), max_concurrent_reads=2)
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def digit_pictures(mnist_test_split) -> Callable[..., Upload]:
+    """`picture(7)`: the first MNIST test image of a 7, drawn as a chat picture; `style` picks the kind."""
+    images, labels = mnist_test_split
+
+    def picture(digit: int, *, nth: int = 0, style: str = "transparent_png") -> Upload:
+        index = int(np.flatnonzero(labels == digit)[nth])
+        data = render_chat_picture(images[index], style, np.random.default_rng(index))
+        return Upload.picture(f"digit-{digit}-{nth}", data)
+
+    return picture
+
+
+@pytest.fixture
+async def discord_fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(heartbeat_interval_ms=100) as fake:
+        yield fake
+        assert not fake.unknown_requests, f"the bot called routes the fake does not serve: {fake.unknown_requests}"
+
+
+@pytest.fixture
+def settings(discord_fake, shipped_model_path) -> Settings:
+    return Settings(
+        discord_token=discord_fake.token,
+        model_path=shipped_model_path,
+        auto_predict_channels=frozenset({discord_fake.digits_channel_id}),
+        dev_guild_id=discord_fake.guild_id,
+        max_image_bytes=MAX_IMAGE_BYTES,
+        discord_api_base=discord_fake.api_base,
+        discord_gateway_url=discord_fake.gateway_url,
+        user_cooldown_seconds=0,
+        download_timeout_seconds=0.5,
+    )
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, service: DigitService, fake: FakeDiscord) -> AsyncIterator[DigitBot]:
+    """The bot, connected and holding the guild: what users can talk to (its on_ready waits 2 s more)."""
+    bot = DigitBot(settings, service)
+    running = asyncio.create_task(bot.start(settings.discord_token))
+    try:
+        await fake.wait_until_ready_sent()
+        while bot.get_channel(fake.digits_channel_id) is None:
+            assert not running.done(), running.exception()
+            await asyncio.sleep(0.01)
+        yield bot
+    finally:
+        await bot.close()
+        await running
+
+
+@pytest.fixture
+async def digit_bot(settings, service, discord_fake) -> AsyncIterator[DigitBot]:
+    async with running_bot(settings, service, discord_fake) as bot:
+        yield bot
+
+
+def first_digit(answer: SentMessage) -> int:
+    """The first digit a reader meets in the answer: the one the bot says it read."""
+    match = re.search(r"\d", answer.text)
+    assert match, f"no digit in {answer.text!r}"
+    return int(match.group())
+
+
+def embed_digits(answer: SentMessage) -> list[int]:
+    return [int(re.search(r"\d", embed["title"]).group()) for embed in answer.embeds]
+
+
+async def test_predict_reads_a_photo_and_replies_with_digit_confidence_top_3_and_what_the_model_saw(
+    digit_bot, discord_fake, digit_pictures
+):
+    photo = digit_pictures(7, style="paper_photo")
+    posted = await discord_fake.post_message("!predict", uploads=[photo])
+
+    answer = await discord_fake.answer_to(posted)
+
+    assert first_digit(answer) == 7
+    assert re.search(r"\d+(\.\d)?% sure", answer.text)
+    assert "Top 3: 7 (" in answer.text
+    (embed,) = answer.embeds
+    picture_name = embed["image"]["url"].removeprefix("attachment://")
+    with Image.open(io.BytesIO(answer.file(picture_name).data)) as seen:
+        assert seen.size == (224, 224)
+
+
+async def test_predict_answers_every_attached_picture_in_order(digit_bot, discord_fake, digit_pictures):
+    posted = await discord_fake.post_message("!predict", uploads=[digit_pictures(d) for d in (3, 1, 4)])
+
+    answer = await discord_fake.answer_to(posted)
+
+    assert embed_digits(answer) == [3, 1, 4]
+    assert len({file.filename for file in answer.files}) == 3
+
+
+async def test_predict_in_reply_to_a_message_reads_that_messages_picture(digit_bot, discord_fake, digit_pictures):
+    ada, bea = discord_fake.make_user("ada"), discord_fake.make_user("bea")
+    original = await discord_fake.post_message("what's this?", author=ada, uploads=[digit_pictures(2)])
+    request = await discord_fake.post_message("!predict", author=bea, reply_to=original)
+
+    answer = await discord_fake.answer_to(request)
+
+    assert first_digit(answer) == 2
+    assert not [m for m in discord_fake.sent if m.reply_to == int(original["id"])], "#general is not auto-read"
+
+
+async def test_pictures_in_an_auto_read_channel_and_in_a_dm_are_read_without_a_command(
+    digit_bot, discord_fake, digit_pictures
+):
+    in_channel = await discord_fake.post_message(channel_id=discord_fake.digits_channel_id, uploads=[digit_pictures(5)])
+    in_dm = await discord_fake.post_message(dm=True, author=discord_fake.make_user("cy"), uploads=[digit_pictures(9)])
+
+    command = await discord_fake.post_message(
+        "!predict", channel_id=discord_fake.digits_channel_id, uploads=[digit_pictures(3)]
+    )
+
+    assert first_digit(await discord_fake.answer_to(in_channel)) == 5
+    assert first_digit(await discord_fake.answer_to(in_dm)) == 9
+    assert first_digit(await discord_fake.answer_to(command)) == 3
+    await asyncio.sleep(0.3)  # the bot's own answers, pictures included, come back over the gateway too
+    assert len(discord_fake.sent) == 3, "one answer per message: none to the bot's own, none twice to a command"
+
+
+async def test_slash_predict_defers_then_answers_with_the_picture(digit_bot, discord_fake, digit_pictures):
+    interaction = await discord_fake.slash_command("predict", options={"image": digit_pictures(6)})
+
+    answer = await discord_fake.answer_to(interaction)
+
+    assert answer.via == "followup"
+    assert first_digit(answer) == 6
+    assert answer.files
+
+
+async def test_read_digit_menu_reads_the_pictures_of_the_chosen_message(digit_bot, discord_fake, digit_pictures):
+    target = await discord_fake.post_message("no command here", uploads=[digit_pictures(8)])
+
+    interaction = await discord_fake.message_command("Read digit", target, user=discord_fake.make_user("dee"))
+
+    assert first_digit(await discord_fake.answer_to(interaction)) == 8
+
+
+async def test_stats_shows_the_model_card_live_counters_and_the_confusion_matrix(
+    digit_bot, discord_fake, digit_pictures
+):
+    await discord_fake.answer_to(await discord_fake.post_message("!predict", uploads=[digit_pictures(0)]))
+
+    answer = await discord_fake.answer_to(await discord_fake.post_message("!stats"))
+
+    text = answer.text
+    assert re.search(r"\d+\.\d% right on the MNIST test split", text)
+    assert "Per digit: 0: " in text and "parameters, trained 20" in text
+    assert re.search(r"[1-9]\d* pictures read, median \d+\.\d ms per picture, up \d+ s", text)
+    assert answer.file("confusion-matrix.png").data.startswith(PNG_SIGNATURE)
+
+
+async def test_help_introduces_the_bot_and_lists_the_commands(digit_bot, discord_fake):
+    answer = await discord_fake.answer_to(await discord_fake.post_message("!help"))
+
+    assert answer.text.startswith("I read the handwritten digit in a picture")
+    for command in ("!predict", "/predict", "Read digit", "!stats", "!help"):
+        assert command in answer.text
+
+
+@pytest.mark.parametrize(
+    ("upload", "words", "downloaded"),
+    [
+        (Upload("notes.txt", b"seven", "text/plain"), "isn't a picture", False),
+        (Upload("cut-off.png", PNG_SIGNATURE + b"\x00\x00\x00\rIHDR\x00\x00"), "broken", True),
+        (Upload("huge.png", PNG_SIGNATURE + bytes(MAX_IMAGE_BYTES)), "too large", False),
+    ],
+    ids=["text file", "broken image", "oversized"],
+)
+async def test_files_that_are_not_readable_pictures_get_friendly_answers(
+    digit_bot, discord_fake, upload, words, downloaded
+):
+    answer = await discord_fake.answer_to(await discord_fake.post_message("!predict", uploads=[upload]))
+
+    assert words in answer.text
+    assert "Traceback" not in answer.text
+    assert bool(discord_fake.downloads) is downloaded, "size and type are checked before downloading"
+
+
+async def test_predict_without_a_picture_says_how_to_send_one(digit_bot, discord_fake):
+    answer = await discord_fake.answer_to(await discord_fake.post_message("!predict"))
+
+    assert "no picture" in answer.text and "Attach an image" in answer.text
+
+
+async def test_a_download_that_hangs_gets_a_friendly_answer(digit_bot, discord_fake, digit_pictures):
+    slow = replace(digit_pictures(4), download_delay_seconds=1.5)
+
+    answer = await discord_fake.answer_to(await discord_fake.post_message("!predict", uploads=[slow]))
+
+    assert "send it again" in answer.text
+
+
+async def test_a_user_asking_again_too_soon_is_asked_to_wait(settings, service, discord_fake, digit_pictures):
+    ed = discord_fake.make_user("ed")
+    async with running_bot(replace(settings, user_cooldown_seconds=30), service, discord_fake):
+        first = await discord_fake.post_message("!predict", author=ed, uploads=[digit_pictures(1)])
+        assert first_digit(await discord_fake.answer_to(first)) == 1
+        again = await discord_fake.post_message("!predict", author=ed, uploads=[digit_pictures(1, nth=1)])
+
+        assert "One moment" in (await discord_fake.answer_to(again)).text
+
+
+async def test_a_burst_of_40_pictures_from_8_users_is_all_answered_while_heartbeats_stay_prompt(
+    digit_bot, discord_fake, digit_pictures
+):
+    users = [discord_fake.make_user(f"user{n}") for n in range(BURST_USERS)]
+    pictures = [(digit, digit_pictures(digit, nth=nth)) for nth in range(4) for digit in range(10)]
+    await discord_fake.wait_for_heartbeats(3)
+    burst_started = discord_fake.clock()
+    started = time.perf_counter()
+
+    posted = await asyncio.gather(
+        *(
+            discord_fake.post_message("!predict", author=users[index % BURST_USERS], uploads=[picture])
+            for index, (_, picture) in enumerate(pictures)
+        )
+    )
+    answers = [await discord_fake.answer_to(message) for message in posted]
+    wall_seconds = time.perf_counter() - started
+    await discord_fake.wait_for_heartbeats(len(discord_fake.heartbeats) + 2)
+
+    lags = discord_fake.heartbeat_lags_ms(since=burst_started)
+    right = sum(first_digit(answer) == digit for answer, (digit, _) in zip(answers, pictures, strict=True))
+    assert right >= 38, f"{right}/40 read right"
+    assert len(lags) >= 3 and max(lags) < 100, f"heartbeat lags (ms): {lags}"
+    assert wall_seconds < 10
+
+
+async def test_slash_commands_sync_to_the_dev_guild_at_start_and_globally_only_on_the_owners_sync(
+    digit_bot, discord_fake
+):
+    assert [sync.guild_id for sync in discord_fake.command_syncs] == [discord_fake.guild_id]
+    assert set(discord_fake.command_syncs[0].names) == {"predict", "stats", "help", "Read digit"}
+
+    refused = await discord_fake.post_message("!sync", author=discord_fake.make_user("mallory"))
+    assert "Only the bot's owner" in (await discord_fake.answer_to(refused)).text
+    synced = await discord_fake.post_message("!sync", author=discord_fake.owner)
+    assert "Synced 4 commands" in (await discord_fake.answer_to(synced)).text
+    assert [sync.guild_id for sync in discord_fake.command_syncs] == [discord_fake.guild_id, None]
+
+
+async def test_the_token_never_reaches_the_logs(settings, service, discord_fake, digit_pictures, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with running_bot(settings, service, discord_fake):
+        posted = await discord_fake.post_message("!predict", uploads=[digit_pictures(3)])
+        await discord_fake.answer_to(posted)
+
+    assert caplog.records, "logging was captured"
+    assert discord_fake.token not in caplog.text
