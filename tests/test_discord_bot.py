@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -20,7 +21,7 @@ from bot.recognizer import Recognizer
 from bot.service import DigitService
 from bot.settings import Settings
 from tests.chat_pictures import render_chat_picture
-from tests.fakes.discord_server import PNG_SIGNATURE, FakeDiscord, SentMessage, Upload
+from tests.fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Intent, SentMessage, Upload
 
 MAX_IMAGE_BYTES = 1_000_000
 BURST_USERS = 8
@@ -36,13 +37,23 @@ def service(shipped_model_path) -> DigitService:
 
 
 @pytest.fixture(scope="module")
-def digit_pictures(mnist_test_split) -> Callable[..., Upload]:
-    """`picture(7)`: the first MNIST test image of a 7, drawn as a chat picture; `style` picks the kind."""
+def digit_pictures(mnist_test_split, service) -> Callable[..., Upload]:
+    """`picture(7, nth=0)`: the first MNIST test 7 that the recognizer reads right when drawn as a chat picture.
+
+    So these tests check the bot's plumbing (each answer says what its picture shows, in the right place),
+    not the model's accuracy, which the model's own tests measure.
+    """
     images, labels = mnist_test_split
 
+    def readable_drawings(digit: int, style: str) -> Iterator[bytes]:
+        for index in np.flatnonzero(labels == digit):
+            data = render_chat_picture(images[index], style, np.random.default_rng(index))
+            (result,) = service.recognizer.read_many([data])
+            if getattr(result, "digit", None) == digit:
+                yield data
+
     def picture(digit: int, *, nth: int = 0, style: str = "transparent_png") -> Upload:
-        index = int(np.flatnonzero(labels == digit)[nth])
-        data = render_chat_picture(images[index], style, np.random.default_rng(index))
+        data = next(itertools.islice(readable_drawings(digit, style), nth, None))
         return Upload.picture(f"digit-{digit}-{nth}", data)
 
     return picture
@@ -260,8 +271,7 @@ async def test_a_burst_of_40_pictures_from_8_users_is_all_answered_while_heartbe
     await discord_fake.wait_for_heartbeats(len(discord_fake.heartbeats) + 2)
 
     lags = discord_fake.heartbeat_lags_ms(since=burst_started)
-    right = sum(first_digit(answer) == digit for answer, (digit, _) in zip(answers, pictures, strict=True))
-    assert right >= 38, f"{right}/40 read right"
+    assert [first_digit(answer) for answer in answers] == [digit for digit, _ in pictures]
     assert len(lags) >= 3 and max(lags) < 100, f"heartbeat lags (ms): {lags}"
     assert wall_seconds < 10
 
@@ -277,6 +287,11 @@ async def test_slash_commands_sync_to_the_dev_guild_at_start_and_globally_only_o
     synced = await discord_fake.post_message("!sync", author=discord_fake.owner)
     assert "Synced 4 commands" in (await discord_fake.answer_to(synced)).text
     assert [sync.guild_id for sync in discord_fake.command_syncs] == [discord_fake.guild_id, None]
+
+
+async def test_the_bot_asks_only_for_the_intents_it_needs(digit_bot, discord_fake):
+    wanted = Intent.GUILDS | Intent.GUILD_MESSAGES | Intent.DM_MESSAGES | Intent.MESSAGE_CONTENT
+    assert discord_fake.identify["intents"] == wanted
 
 
 async def test_the_token_never_reaches_the_logs(settings, service, discord_fake, digit_pictures, caplog):

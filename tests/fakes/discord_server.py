@@ -196,8 +196,8 @@ def _error(status: int, code: int, message: str) -> web.Response:
 class FakeDiscord:
     """One guild with two text channels (#general, #digits), a bot user, and an application owned by `owner`.
 
-    Use it as `async with FakeDiscord() as discord_fake:`; point discord.py at `api_base` and `gateway_url`.
-    The test side posts messages and interactions as users and reads what the bot sent from `sent`.
+    `async with FakeDiscord() as discord_fake:` serves it and points discord.py at it. The test side posts
+    messages and interactions as users, and reads what the bot did from `sent`, `heartbeats`, `command_syncs`….
     """
 
     def __init__(self, *, token: str = DEFAULT_TOKEN, heartbeat_interval_ms: int = 41_250) -> None:
@@ -218,7 +218,6 @@ class FakeDiscord:
         self.downloads: list[str] = []
         self.unknown_requests: list[str] = []
         self.identify: dict[str, Any] | None = None
-        self.connected_at: float | None = None
         self.ready_sent_at: float | None = None
 
         self._commands: dict[int | None, list[dict[str, Any]]] = {}
@@ -710,7 +709,6 @@ class FakeDiscord:
                 API_VERSION,
             )
         self._sessions.append(session)
-        self.connected_at = self.clock()
         try:
             await self._send(session, {"op": Op.HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
             async for frame in socket:
