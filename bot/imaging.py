@@ -38,7 +38,7 @@ RULE_LENGTH = 0.35  # of the picture's width: longer runs on several thin bands 
 RULE_THICKNESS = 0.015  # of the picture's height
 FRAME_CANDIDATES = 16
 BORDER_BAND = 0.15  # of the picture's longest side: a mark lying within it along the border is the desk's edge
-FLAT_TOLERANCE = 4.0  # grey levels: a page this even is a digital drawing, not a photo
+FLAT_TOLERANCE = 2.0  # grey levels: a page this even is a digital drawing, not a photo
 FAINT_INK = 0.3  # of the digit's contrast: fainter pixels in its box are page
 MNIST_BOX = 20
 MNIST_SIDE = 28
@@ -225,16 +225,16 @@ def _take(values: np.ndarray, start: int, stop: int | None, axis: int) -> np.nda
 def _strongest(values: np.ndarray) -> float:
     """A high value that a few noisy pixels cannot fake, yet a small digit still reaches."""
     count = max(8, values.size // 2000)
-    return float(np.partition(values.ravel(), -count)[-count])
+    positive = values[values > 0]  # np.partition is slow on the many equal zeros of a clean page
+    return float(np.partition(positive, -count)[-count]) if positive.size >= count else 0.0
 
 
 def _runs(mask: np.ndarray) -> _Runs:
     height, width = mask.shape
     padded = np.zeros((height, width + 2), dtype=np.int8)
     padded[:, 1:-1] = mask
-    steps = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(steps == 1)
-    return _Runs(rows, starts, np.nonzero(steps == -1)[1], mask.shape)
+    rows, columns = np.nonzero(np.diff(padded, axis=1))  # a run's start and end alternate along each row
+    return _Runs(rows[0::2], columns[0::2], columns[1::2], mask.shape)
 
 
 @dataclass(frozen=True)
@@ -272,9 +272,11 @@ class _Components:
         height, width = runs.shape
         self.labels = _join_runs(runs.rows, runs.starts, runs.ends, width + 2)
         count = int(self.labels.max()) + 1 if self.labels.size else 0
-        row_sums = np.zeros((height, width + 1), dtype=np.float64)
-        np.cumsum(ink, axis=1, out=row_sums[:, 1:])
-        run_mass = row_sums[runs.rows, runs.ends] - row_sums[runs.rows, runs.starts]
+        bounds = np.empty(2 * runs.rows.size, dtype=np.intp)
+        bounds[0::2] = runs.rows * width + runs.starts
+        bounds[1::2] = runs.rows * width + runs.ends
+        # reduceat sums from each bound to the next: the even ones are the runs, the odd ones the gaps between them
+        run_mass = np.add.reduceat(ink.ravel(), bounds[:-1])[0::2] if bounds.size else np.zeros(0)
         self.area = np.bincount(self.labels, runs.ends - runs.starts, minlength=count)
         self.mass = np.bincount(self.labels, run_mass, minlength=count)
         self.top = np.full(count, height)
