@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.discord_app import DigitBot
+from bot.discord_app import DigitBot, run_bot
 from bot.recognizer import Recognizer
 from bot.service import DigitService
 from bot.settings import Settings
@@ -101,6 +101,12 @@ async def running_bot(settings: Settings, service: DigitService, fake: FakeDisco
 async def digit_bot(settings, service, discord_fake) -> AsyncIterator[DigitBot]:
     async with running_bot(settings, service, discord_fake) as bot:
         yield bot
+
+
+def blank_page_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (200, 200), 255).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def first_digit(answer: SentMessage) -> int:
@@ -214,8 +220,9 @@ async def test_help_introduces_the_bot_and_lists_the_commands(digit_bot, discord
         (Upload("notes.txt", b"seven", "text/plain"), "isn't a picture", False),
         (Upload("cut-off.png", PNG_SIGNATURE + b"\x00\x00\x00\rIHDR\x00\x00"), "broken", True),
         (Upload("huge.png", PNG_SIGNATURE + bytes(MAX_IMAGE_BYTES)), "too large", False),
+        (Upload("blank.png", blank_page_png()), "couldn't find a digit", True),
     ],
-    ids=["text file", "broken image", "oversized"],
+    ids=["text file", "broken image", "oversized", "blank page"],
 )
 async def test_files_that_are_not_readable_pictures_get_friendly_answers(
     digit_bot, discord_fake, upload, words, downloaded
@@ -302,3 +309,25 @@ async def test_the_token_never_reaches_the_logs(settings, service, discord_fake,
 
     assert caplog.records, "logging was captured"
     assert discord_fake.token not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("fake_options", "token", "advice"),
+    [
+        ({}, "not-the-token", "Discord refused the token"),
+        ({"message_content_enabled": False}, None, "Turn on the Message Content Intent"),
+    ],
+    ids=["wrong token", "message content intent off"],
+)
+async def test_run_bot_explains_a_refused_start_in_one_line_and_exits_1(settings, fake_options, token, advice, caplog):
+    async with FakeDiscord(**fake_options) as fake:
+        start_settings = replace(
+            settings,
+            discord_token=token or fake.token,
+            discord_api_base=fake.api_base,
+            discord_gateway_url=fake.gateway_url,
+        )
+        exit_status = await asyncio.to_thread(run_bot, start_settings)
+
+    assert exit_status == 1
+    assert advice in caplog.text

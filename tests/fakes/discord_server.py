@@ -200,9 +200,13 @@ class FakeDiscord:
     messages and interactions as users, and reads what the bot did from `sent`, `heartbeats`, `command_syncs`….
     """
 
-    def __init__(self, *, token: str = DEFAULT_TOKEN, heartbeat_interval_ms: int = 41_250) -> None:
+    def __init__(
+        self, *, token: str = DEFAULT_TOKEN, heartbeat_interval_ms: int = 41_250, message_content_enabled: bool = True
+    ) -> None:
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        # The application's "Message Content Intent" switch in the Developer Portal.
+        self.application_flags = APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED if message_content_enabled else 0
         self._snowflake = _Snowflakes()
         self.application_id = self._snowflake()
         self.bot_user = self._user_payload(self.application_id, "digit-bot", bot=True)  # a bot's user id is its app id
@@ -743,13 +747,16 @@ class FakeDiscord:
             return
         self.identify = {key: value for key, value in data.items() if key != "token"}
         session.intents = Intent(data.get("intents", 0) & sum(Intent))
+        if Intent.MESSAGE_CONTENT in session.intents and not self.application_flags:
+            await session.socket.close(code=4014, message=b"Disallowed intent(s).")
+            return
         ready = {
             "v": API_VERSION,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False},
             "guilds": [{"id": str(self.guild_id), "unavailable": True}],
             "session_id": f"session-{self._snowflake()}",
             "resume_gateway_url": self.gateway_url,
-            "application": {"id": str(self.application_id), "flags": APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED},
+            "application": {"id": str(self.application_id), "flags": self.application_flags},
             "private_channels": [],
             "relationships": [],
             "presences": [],
@@ -814,7 +821,7 @@ class FakeDiscord:
                 "owner": self.owner,
                 "team": None,
                 "verify_key": "0" * 64,
-                "flags": APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED,
+                "flags": self.application_flags,
                 "bot": self.bot_user,
                 "interactions_endpoint_url": None,
             }
