@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,10 +29,15 @@ BURST_USERS = 8
 
 
 @pytest.fixture(scope="module")
-def service(shipped_model_path) -> DigitService:
+def model_path(shipped_model_path) -> Path:
     if not shipped_model_path.is_file():
-        pytest.skip(f"no model at {shipped_model_path}: train one with `python -m model_training`")
-    service = DigitService(Recognizer(shipped_model_path), max_concurrent_reads=2)
+        pytest.fail(f"no model at {shipped_model_path}: train one with `python -m model_training`")
+    return shipped_model_path
+
+
+@pytest.fixture(scope="module")
+def service(model_path) -> DigitService:
+    service = DigitService(Recognizer(model_path), max_concurrent_reads=2)
     yield service
     service.close()
 
@@ -67,10 +73,10 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-def settings(discord_fake, shipped_model_path) -> Settings:
+def settings(discord_fake, model_path) -> Settings:
     return Settings(
         discord_token=discord_fake.token,
-        model_path=shipped_model_path,
+        model_path=model_path,
         auto_predict_channels=frozenset({discord_fake.digits_channel_id}),
         dev_guild_id=discord_fake.guild_id,
         max_image_bytes=MAX_IMAGE_BYTES,
