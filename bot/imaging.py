@@ -18,8 +18,9 @@ DECODED_SIDE = 1024  # longest side kept after decoding: enough to frame a small
 DRAFT_SIDE = 320  # a JPEG's shorter side is decoded at 1/2, 1/4 or 1/8 scale, down to no less than this
 SEARCH_SIDE = 256  # longest side of the image the digit is searched on
 BACKGROUND_SIDE = 64  # longest side of the image the paper's light is estimated on
-POLARITY_SIDE = 32  # longest side of the image the ink's tone is decided on
-POLARITY_KERNEL = 13  # a median this wide (40%) is the page even around a marker's thick strokes
+POLARITY_SIDE = 16  # longest side of the image the page's local tone is estimated on
+POLARITY_KERNEL = 7  # a median this wide (over 40%) is the page even around a marker's thick strokes
+CLEAR_POLARITY = 2.0  # marks this much stronger one way than the other settle the ink's tone at once
 BACKGROUND_KERNEL = 11  # wider than a marker's stroke at BACKGROUND_SIDE, narrower than a shadow's gradient
 ORIENTATION_TAG = 0x0112
 ORIENTATION_TRANSPOSES = {
@@ -91,6 +92,7 @@ def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
 
 
 def _shrink(image: Image.Image, longest_side: int) -> Image.Image:
+    """Averages whole blocks of pixels (fast, and sharp enough) until the longest side is at most `longest_side`."""
     factor = -(-max(image.size) // longest_side)
     return image.reduce(factor) if factor > 1 else image
 
@@ -126,28 +128,28 @@ def _flatten_transparency(image: Image.Image) -> Image.Image:
         return Image.fromarray(gray.astype(np.uint8))
     if not visible.any():
         return Image.new("L", image.size, 255)
-    darkest, lightest = np.percentile(gray[visible], [2, 98])
+    darkest, lightest = _quantiles(gray[visible], 0.02, 0.98)
     if lightest - darkest < MIN_INK_CONTRAST:
         # Drawn in one colour on a transparent page: the drawing is in the alpha channel alone.
         gray = np.full_like(gray, (darkest + lightest) / 2)
     if lightest - darkest < MIN_INK_CONTRAST or visible.mean() < 0.5:
         # The visible part is the writing: lay it on a page of the opposite brightness, so any ink colour shows.
-        page = 255.0 if np.median(gray[visible]) < 128 else 0.0
+        page = 255.0 if _quantiles(gray[visible], 0.5)[0] < 128 else 0.0
     else:
-        page = float(np.median(gray[visible]))  # the page itself is drawn: its holes are more page
+        page = _quantiles(gray[visible], 0.5)[0]  # the page itself is drawn: its holes are more page
     return Image.fromarray((gray * alpha + page * (1.0 - alpha)).astype(np.uint8))
 
 
 def to_mnist_tensor(image: Image.Image) -> np.ndarray:
     """float32 (28, 28, 1) in [0, 1], white ink on black, framed the way MNIST was: raises NoDigitFound."""
-    search = _shrink_to(image, SEARCH_SIDE)
+    search = _shrink(image, SEARCH_SIDE)
     pixels = np.asarray(search, dtype=np.float32)
     paper, ink_is_dark = _estimate_paper(search, pixels)
     if not ink_is_dark:
         pixels = 255.0 - pixels  # from here on the ink is the dark side
-    difference = np.asarray(paper.resize(search.size, Image.Resampling.BILINEAR)) - pixels
-    sample = difference[::2, ::2]
-    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    difference = _paper_levels(paper, search.size) - pixels
+    sample = difference[::4, ::4]
+    noise = 1.4826 * _quantiles(np.abs(sample - _quantiles(sample, 0.5)[0]), 0.5)[0]
     ink = np.maximum(difference, 0.0)
     contrast = _strongest(ink)
     if contrast < MIN_INK_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
@@ -156,16 +158,8 @@ def to_mnist_tensor(image: Image.Image) -> np.ndarray:
     digit = components.digit()
     if digit is None:
         raise NoDigitFound("nothing on the picture is shaped like a digit")
-    framing = _frame(image, components.mask_of(digit), paper, ink_is_dark, noise)
+    framing = _frame(image, search.size, *components.box_and_mask(digit), paper, noise, ink_is_dark)
     return _center_by_mass(_mnist_stroke_width(framing))[:, :, np.newaxis]
-
-
-def _shrink_to(image: Image.Image, longest_side: int) -> Image.Image:
-    scale = longest_side / max(image.size)
-    if scale >= 1:
-        return image
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BOX)
 
 
 def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Image, bool]:
@@ -175,13 +169,13 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
     inverted. A digital drawing's page is one flat tone, the median. On a photo, a closing (max then min) wider
     than a stroke erases dark writing, an opening light writing.
     """
-    sample = pixels[::2, ::2]
-    darkest, page, lightest = np.percentile(sample, [1, 50, 99])
+    sample = pixels[::3, ::3]
+    darkest, page, lightest = _quantiles(sample, 0.01, 0.5, 0.99)
     if np.mean(np.abs(sample - page) <= FLAT_TOLERANCE) >= 0.5:
         ink_is_dark = bool(page - darkest >= lightest - page)
         return Image.new("F", (1, 1), page if ink_is_dark else 255.0 - page), ink_is_dark
     ink_is_dark = _ink_is_dark_on_photo(search)
-    small = np.asarray(_shrink_to(Image.fromarray(pixels, "F"), BACKGROUND_SIDE), dtype=np.float32)
+    small = np.asarray(_shrink(Image.fromarray(pixels, "F"), BACKGROUND_SIDE), dtype=np.float32)
     if not ink_is_dark:
         small = 255.0 - small
     size = min(BACKGROUND_KERNEL, 2 * (min(small.shape) // 4) + 1)
@@ -191,23 +185,35 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
 def _ink_is_dark_on_photo(search: Image.Image) -> bool:
     """Around any mark the page is the majority, so a local median is the page whatever the ink's tone. Shadows,
     gradients and page edges stray from it both ways, so the tone that shows the more digit-like mark is the ink's."""
-    half = _shrink_to(search, SEARCH_SIDE // 2)
-    local_page = _shrink_to(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(POLARITY_KERNEL))
+    half = _shrink(search, SEARCH_SIDE // 2)
+    local_page = _shrink(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(POLARITY_KERNEL))
     darker = np.asarray(local_page.resize(half.size, Image.Resampling.BILINEAR), dtype=np.float32) - np.asarray(
         half, dtype=np.float32
     )
-    threshold = INK_THRESHOLD * max(_strongest(darker), _strongest(-darker))
+    dark_strength, light_strength = _strongest(darker), _strongest(-darker)
+    if max(dark_strength, light_strength) > CLEAR_POLARITY * min(dark_strength, light_strength):
+        return dark_strength > light_strength  # the usual photo: nothing strays the other way nearly as far
+    threshold = INK_THRESHOLD * max(dark_strength, light_strength)
     dark_marks = _Components(_runs(darker > threshold), np.maximum(darker, 0.0))
     light_marks = _Components(_runs(-darker > threshold), np.maximum(-darker, 0.0))
     return dark_marks.best_score >= light_marks.best_score
+
+
+def _paper_levels(
+    paper: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float] | None = None
+) -> np.ndarray | float:
+    """The page's grey levels over `box` of the paper image, stretched to `size`; a flat page stays one number."""
+    if paper.size == (1, 1):
+        return float(paper.getpixel((0, 0)))
+    return np.asarray(paper.resize(size, Image.Resampling.BILINEAR, box=box))
 
 
 def _sliding(values: np.ndarray, size: int, pick: np.ufunc) -> np.ndarray:
     """A size×size max or min filter (pick = np.maximum / np.minimum) in log2(size) vectorised steps per axis."""
     for axis in (0, 1):
         reach = size // 2
-        padded = np.pad(values, [(reach, reach) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
-        covered, result = 1, padded
+        edge_padded = np.clip(np.arange(-reach, values.shape[axis] + reach), 0, values.shape[axis] - 1)
+        covered, result = 1, np.take(values, edge_padded, axis=axis)
         while covered * 2 <= size:
             result = pick(_take(result, 0, -covered, axis), _take(result, covered, None, axis))
             covered *= 2
@@ -220,6 +226,13 @@ def _sliding(values: np.ndarray, size: int, pick: np.ufunc) -> np.ndarray:
 
 def _take(values: np.ndarray, start: int, stop: int | None, axis: int) -> np.ndarray:
     return values[start:stop] if axis == 0 else values[:, start:stop]
+
+
+def _quantiles(values: np.ndarray, *fractions: float) -> list[float]:
+    """Nearest-rank quantiles: np.percentile's bookkeeping costs more than the sorting on arrays this small."""
+    ranks = [round(fraction * (values.size - 1)) for fraction in fractions]
+    ordered = np.partition(values.ravel(), ranks)
+    return [float(ordered[rank]) for rank in ranks]
 
 
 def _strongest(values: np.ndarray) -> float:
@@ -254,13 +267,16 @@ def _without_ruled_lines(runs: _Runs) -> _Runs:
     """Drops notebook rules: long runs on two or more thin bands of rows (a digit's bar is one band, or thick)."""
     long = runs.ends - runs.starts >= RULE_LENGTH * runs.shape[1]
     rule_rows = np.unique(runs.rows[long])
-    if rule_rows.size == 0:
+    if rule_rows.size < 2:
         return runs
-    bands = np.split(rule_rows, np.flatnonzero(np.diff(rule_rows) > 1) + 1)
-    thin_bands = [band for band in bands if band.size <= max(2, RULE_THICKNESS * runs.shape[0])]
-    if len(thin_bands) < 2:
+    band_starts = np.flatnonzero(np.diff(rule_rows, prepend=-2) > 1)
+    band_sizes = np.diff(band_starts, append=rule_rows.size)
+    thin = band_sizes <= max(2, RULE_THICKNESS * runs.shape[0])
+    if np.count_nonzero(thin) < 2:
         return runs
-    return runs.subset(~(long & np.isin(runs.rows, np.concatenate(thin_bands))))
+    thin_rows = np.zeros(runs.shape[0], dtype=bool)
+    thin_rows[rule_rows[np.repeat(thin, band_sizes)]] = True
+    return runs.subset(~(long & thin_rows[runs.rows]))
 
 
 class _Components:
@@ -354,13 +370,17 @@ class _Components:
         encloses[heaviest] = inside.any(axis=1)
         return encloses
 
-    def mask_of(self, labels: np.ndarray) -> np.ndarray:
+    def box_and_mask(self, labels: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
+        """The components' box (left, top, right, bottom) with a pixel of margin, and their mask inside it."""
         height, width = self.shape
+        left, top = max(0, int(self.left[labels].min()) - 1), max(0, int(self.top[labels].min()) - 1)
+        right, bottom = min(width, int(self.right[labels].max()) + 1), min(height, int(self.bottom[labels].max()) + 1)
         selected = np.isin(self.labels, labels)
-        edges = np.zeros((height, width + 1), dtype=np.int32)
-        np.add.at(edges, (self.runs.rows[selected], self.runs.starts[selected]), 1)
-        np.add.at(edges, (self.runs.rows[selected], self.runs.ends[selected]), -1)
-        return np.cumsum(edges, axis=1)[:, :width] > 0
+        rows = self.runs.rows[selected] - top
+        edges = np.zeros((bottom - top, right - left + 1), dtype=np.int32)
+        np.add.at(edges, (rows, self.runs.starts[selected] - left), 1)
+        np.add.at(edges, (rows, self.runs.ends[selected] - left), -1)
+        return (left, top, right, bottom), np.cumsum(edges, axis=1)[:, :-1] > 0
 
 
 def _join_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, row_stride: int) -> np.ndarray:
@@ -393,28 +413,28 @@ def _join_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, row_strid
 
 
 def _frame(
-    image: Image.Image, digit_mask: np.ndarray, paper: Image.Image, ink_is_dark: bool, noise: float
+    image: Image.Image,
+    search_size: tuple[int, int],
+    search_box: tuple[int, int, int, int],
+    digit_mask: np.ndarray,
+    paper: Image.Image,
+    noise: float,
+    ink_is_dark: bool,
 ) -> np.ndarray:
     """The digit cut from the decoded picture, FRAMING_SIDE pixels on its longest side: ink in [0, 1], the rest 0."""
-    rows = np.flatnonzero(digit_mask.any(axis=1))
-    columns = np.flatnonzero(digit_mask.any(axis=0))
-    height, width = digit_mask.shape
-    search_box = (max(0, columns[0] - 1), max(0, rows[0] - 1), min(width, columns[-1] + 2), min(height, rows[-1] + 2))
-    box = _scale_box(search_box, image.size, (width, height))
+    box = _scale_box(search_box, image.size, search_size)
     zoom = FRAMING_SIDE / max(box[2] - box[0], box[3] - box[1])
     size = (max(1, round((box[2] - box[0]) * zoom)), max(1, round((box[3] - box[1]) * zoom)))
     sampling = Image.Resampling.BOX if zoom < 1 else Image.Resampling.BILINEAR
     pixels = np.asarray(image.resize(size, sampling, box=box), dtype=np.float32)
     if not ink_is_dark:
         pixels = 255.0 - pixels
-    paper_box = _scale_box(search_box, paper.size, (width, height))
-    difference = np.asarray(paper.resize(size, Image.Resampling.BILINEAR, box=paper_box)) - pixels
+    difference = _paper_levels(paper, size, _scale_box(search_box, paper.size, search_size)) - pixels
     # Other writing that reaches into the digit's box (a rule, a neighbour) is not part of it.
-    near_digit = _sliding(digit_mask[search_box[1] : search_box[3], search_box[0] : search_box[2]], 3, np.maximum)
-    keep = np.asarray(Image.fromarray(near_digit.astype(np.float32), "F").resize(size, Image.Resampling.BILINEAR))
-    keep = np.minimum(2.0 * keep, 1.0)
+    near_digit = Image.fromarray(_sliding(digit_mask.astype(np.float32), 3, np.maximum), "F")
+    keep = np.minimum(2.0 * np.asarray(near_digit.resize(size, Image.Resampling.BILINEAR)), 1.0)
     strokes = difference[keep > 0.5]
-    contrast = float(np.percentile(strokes, 95)) if strokes.size else 0.0
+    contrast = _quantiles(strokes, 0.95)[0] if strokes.size else 0.0
     faint = max(FAINT_INK * contrast, 3.0 * noise)
     if contrast <= faint:
         raise NoDigitFound("the writing is too faint to read")
