@@ -49,24 +49,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
+    if args.command == "discord" or (args.command is None and settings.discord_token):
+        return run_discord(settings)  # discord.py sets up its own logging
     configure_logging(settings.log_level)
     if args.command == "predict":
         service = DigitService.from_settings(settings)
         return predict_files(service.recognizer, args.files, as_json=args.json, out=sys.stdout)
-    if args.command == "discord" or (args.command is None and settings.discord_token):
-        return run_discord(settings)
     return run_console(settings)
 
 
 def predict_files(recognizer: Recognizer, files: Sequence[str], *, as_json: bool, out: TextIO) -> int:
     every_file_read = True
     for name in files:
+        picture = Picture.from_file(Path(name), recognizer.limits)
         try:
-            picture = Picture.from_file(Path(name), recognizer.limits)
-            result: Prediction | DigitBotError = recognizer.read(picture.data)
+            result: Prediction | DigitBotError = picture.refusal or recognizer.read(picture.data)
         except DigitBotError as error:
             result = error
-            every_file_read = False
+        every_file_read &= isinstance(result, Prediction)
         out.write((_json_line(name, result) if as_json else _plain_line(name, result)) + "\n")
         out.flush()
     return EXIT_OK if every_file_read else EXIT_SOME_UNREAD

@@ -135,6 +135,7 @@ def render(reply: Reply, number: int | None = None) -> tuple[discord.Embed, disc
 
 def run_bot(settings: Settings) -> int:
     """Runs until interrupted; returns the process exit status."""
+    discord.utils.setup_logging(level=settings.log_level)
     try:
         return asyncio.run(_run_bot(settings))
     except KeyboardInterrupt:

@@ -28,6 +28,10 @@ class NoDigitFound(DigitBotError):
     """The picture decodes, but nothing on it looks like writing (a blank page, a flat colour)."""
 
 
+class DownloadFailed(DigitBotError):
+    """The chat service did not hand over a picture's bytes (in time)."""
+
+
 class NoPicture(DigitBotError):
     """A request to read a digit came without any picture."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from PIL import Image
 from bot.errors import (
     BrokenImage,
     DigitBotError,
+    DownloadFailed,
     ImageTooLarge,
     NoDigitFound,
     NoPicture,
@@ -100,10 +102,12 @@ def _error_words(error: DigitBotError) -> tuple[str, str]:
         return "There's no picture for me to read.", (
             "Attach an image of one digit to your message, or reply to a message that has one."
         )
+    if isinstance(error, DownloadFailed):
+        return "I couldn't get that picture from the chat.", "Please send it again in a moment."
     if isinstance(error, UnreadableFile):
         return "I can't open that file.", str(error)
     if isinstance(error, SlowDown):
-        return "One moment, please.", f"You can send another picture in {error.retry_after_seconds:.0f} s."
+        return "One moment, please.", f"You can send another picture in {math.ceil(error.retry_after_seconds)} s."
     return "I couldn't read that.", str(error)
 
 

@@ -21,10 +21,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Picture:
-    """Bytes a user sent, with the name to show in the answer."""
+    """Bytes a user sent, with the name to show in the answer, or why they were refused before reading."""
 
     data: bytes
     name: str | None = None
+    refusal: DigitBotError | None = None  # e.g. too large to download, or a file that isn't there
+
+    @classmethod
+    def refused(cls, error: DigitBotError, name: str | None) -> Picture:
+        return cls(b"", name, error)
 
     @classmethod
     def from_file(cls, path: Path, limits: ImageLimits) -> Picture:
@@ -32,15 +37,16 @@ class Picture:
         try:
             size = path.stat().st_size
             if size > limits.max_bytes:
-                raise ImageTooLarge(f"{path} has {size} bytes", limit_bytes=limits.max_bytes)
+                return cls.refused(ImageTooLarge(f"{path} has {size} bytes", limit_bytes=limits.max_bytes), path.name)
             with path.open("rb") as file:
                 return cls(file.read(limits.max_bytes + 1), path.name)
         except FileNotFoundError:
-            raise UnreadableFile(f"There is no file {path}.") from None
+            problem = f"There is no file {path}."
         except IsADirectoryError:
-            raise UnreadableFile(f"{path} is a folder, not a picture file.") from None
+            problem = f"{path} is a folder, not a picture file."
         except OSError as error:
-            raise UnreadableFile(f"{path}: {error.strerror or error}.") from None
+            problem = f"{path}: {error.strerror or error}."
+        return cls.refused(UnreadableFile(problem), path.name)
 
 
 class DigitService:
@@ -62,25 +68,19 @@ class DigitService:
         return cls(recognizer, max_concurrent_reads=settings.max_concurrent_reads)
 
     def read_now(self, pictures: Sequence[Picture]) -> list[Reply]:
-        """Reads in the calling thread: for the console and the command line."""
+        """One reply per picture, in order, read in the calling thread: for the console and the command line.
+
+        The pictures that were not refused go to the model as one batch.
+        """
         if not pictures:
             return [error_reply(NoPicture("no picture was sent"))]
-        results = self.recognizer.read_many([picture.data for picture in pictures])
-        return [self._reply(picture, result) for picture, result in zip(pictures, results, strict=True)]
+        readable = [picture for picture in pictures if picture.refusal is None]
+        results = iter(self.recognizer.read_many([picture.data for picture in readable]))
+        return [self._reply(picture, picture.refusal or next(results)) for picture in pictures]
 
     def read_files(self, paths: Sequence[Path]) -> list[Reply]:
         """Reads local picture files in the calling thread: for the console."""
-        if not paths:
-            return self.read_now([])
-        replies: dict[int, Reply] = {}
-        pictures: dict[int, Picture] = {}
-        for index, path in enumerate(paths):
-            try:
-                pictures[index] = Picture.from_file(path, self.recognizer.limits)
-            except DigitBotError as error:
-                replies[index] = error_reply(error, path.name)
-        replies.update(zip(pictures, self.read_now(list(pictures.values())), strict=True))
-        return [replies[index] for index in range(len(paths))]
+        return self.read_now([Picture.from_file(path, self.recognizer.limits) for path in paths])
 
     async def read(self, pictures: Sequence[Picture]) -> list[Reply]:
         """Reads in the worker pool, so the event loop keeps answering while the model works.

@@ -12,17 +12,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app import Destination, DigitBot, send_replies
-from bot.errors import DigitBotError, ImageTooLarge, NoPicture, NotAnImage, SlowDown
-from bot.replies import Reply, error_reply
+from bot.errors import DownloadFailed, ImageTooLarge, NoPicture, NotAnImage, SlowDown
+from bot.replies import Reply
 from bot.service import Picture
 
 log = logging.getLogger(__name__)
 
 MAX_PICTURES = 10  # as many as one Discord message can carry
-
-
-class DownloadFailed(DigitBotError):
-    """Discord did not hand over an attachment's bytes (in time)."""
 
 
 class Digits(commands.Cog):
@@ -116,27 +112,21 @@ class Digits(commands.Cog):
 
     async def _read(self, attachments: Sequence[discord.Attachment]) -> list[Reply]:
         """One reply per attachment, in order; a picture that can't be fetched gets its reason, not a failure."""
-        fetched = await asyncio.gather(*(self._fetch(attachment) for attachment in attachments))
-        pictures = [item for item in fetched if isinstance(item, Picture)]
-        read = iter(await self.service.read(pictures) if pictures else [])
-        return [
-            error_reply(item, attachment.filename) if isinstance(item, DigitBotError) else next(read)
-            for attachment, item in zip(attachments, fetched, strict=True)
-        ]
+        return await self.service.read(await asyncio.gather(*(self._fetch(attachment) for attachment in attachments)))
 
-    async def _fetch(self, attachment: discord.Attachment) -> Picture | DigitBotError:
+    async def _fetch(self, attachment: discord.Attachment) -> Picture:
         """The attachment's bytes, refused from what Discord says about it before anything is downloaded."""
-        limit = self.settings.max_image_bytes
+        limit, name = self.settings.max_image_bytes, attachment.filename
         if attachment.size > limit:
-            return ImageTooLarge(f"{attachment.filename} has {attachment.size} bytes", limit_bytes=limit)
+            return Picture.refused(ImageTooLarge(f"{name} has {attachment.size} bytes", limit_bytes=limit), name)
         if attachment.content_type and not attachment.content_type.startswith("image/"):
-            return NotAnImage(f"{attachment.filename} is {attachment.content_type}")
+            return Picture.refused(NotAnImage(f"{name} is {attachment.content_type}"), name)
         try:
             async with asyncio.timeout(self.settings.download_timeout_seconds):
-                return Picture(await attachment.read(), attachment.filename)
+                return Picture(await attachment.read(), name)
         except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as error:
-            log.warning("Could not download %s: %r", attachment.filename, error)
-            return DownloadFailed("Discord didn't hand me that picture in time. Please send it again.")
+            log.warning("Could not download %s: %r", name, error)
+            return Picture.refused(DownloadFailed(f"{name} was not downloaded: {error!r}"), name)
 
 
 async def setup(bot: DigitBot) -> None:
