@@ -65,6 +65,7 @@ def write_metrics(
         "seed": seed,
         "train_examples": run.train_examples,
         "validation_examples": run.validation_examples,
+        "outlier_examples": run.outlier_examples,
         "validation_accuracy": _best_validation_accuracy(run),
         "training_seconds": round(run.training_seconds, 1),
         "tflite_agreement": agreement,

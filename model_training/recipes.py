@@ -18,6 +18,7 @@ class Recipe:
     batch_size: int
     validation_size: int  # held out from the end of the training split; 0 trains on all of it
     distortion: Distortion | None  # None: train on the digits as they are
+    outlier_share: float  # doodles added, as a share of the training digits, with equal-probability targets
     make_optimizer: Callable[[int], keras.optimizers.Optimizer]  # steps of training → optimizer
 
 
@@ -39,7 +40,13 @@ def _cnn_optimizer(total_steps: int) -> keras.optimizers.Optimizer:
 
 RECIPES = {
     "mlp": Recipe(
-        build_mlp, epochs=5, batch_size=64, validation_size=0, distortion=None, make_optimizer=_seed_optimizer
+        build_mlp,
+        epochs=5,
+        batch_size=64,
+        validation_size=0,
+        distortion=None,
+        outlier_share=0.0,
+        make_optimizer=_seed_optimizer,
     ),
     "cnn": Recipe(
         build_cnn,
@@ -47,6 +54,7 @@ RECIPES = {
         batch_size=128,
         validation_size=5000,
         distortion=Distortion(),
+        outlier_share=0.1,
         make_optimizer=_cnn_optimizer,
     ),
 }

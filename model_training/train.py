@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from model_training.augmentation import distort_batch
 from model_training.data import MnistData, to_model_input
+from model_training.outliers import outlier_tensors
 from model_training.recipes import Recipe
 
 
@@ -22,6 +23,7 @@ class TrainingRun:
     best_epoch: int | None  # 1-based epoch whose weights were kept; None without a validation split
     training_seconds: float
     train_examples: int
+    outlier_examples: int
     validation_examples: int
 
 
@@ -33,6 +35,10 @@ def train(
     validation_size = min(recipe.validation_size, len(x_all) // 10)
     cut = len(x_all) - validation_size
     x_train, y_train = to_model_input(x_all[:cut]), keras.utils.to_categorical(y_all[:cut], 10)
+    outlier_count = round(recipe.outlier_share * len(x_train))
+    if outlier_count:
+        x_train = np.concatenate([x_train, outlier_tensors(outlier_count, seed)])
+        y_train = np.concatenate([y_train, np.full((outlier_count, 10), 0.1, dtype=y_train.dtype)])
     validation = None
     if validation_size:
         validation = (to_model_input(x_all[cut:]), keras.utils.to_categorical(y_all[cut:], 10))
@@ -63,7 +69,8 @@ def train(
         epochs_run=len(history.history["loss"]),
         best_epoch=keep_best.best_epoch + 1 if validation else None,
         training_seconds=training_seconds,
-        train_examples=len(x_train),
+        train_examples=len(x_train) - outlier_count,
+        outlier_examples=outlier_count,
         validation_examples=validation_size,
     )
 

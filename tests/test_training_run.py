@@ -13,6 +13,7 @@ from model_training.architectures import build_cnn, build_mlp
 from model_training.artifacts import CONFUSION_FILE, CURVES_FILE, KERAS_FILE, METRICS_FILE, TFLITE_FILE
 from model_training.cli import main as train_main
 from model_training.data import load_mnist, to_model_input
+from model_training.outliers import outlier_tensors
 from model_training.recipes import RECIPES
 
 METRICS_FIELDS = {
@@ -24,6 +25,7 @@ METRICS_FIELDS = {
     "parameter_count",
     "epochs",
     "best_epoch",
+    "outlier_examples",
     "batch_size",
     "seed",
     "training_seconds",
@@ -79,9 +81,10 @@ def test_a_short_training_writes_every_artifact(trained_cnn, capsys):
 
 def test_metrics_json_has_its_fields(trained_cnn, mnist_npz):
     metrics = json.loads((trained_cnn / METRICS_FILE).read_text())
-    assert METRICS_FIELDS <= metrics.keys()
+    assert metrics.keys() >= METRICS_FIELDS
     assert metrics["architecture"] == "cnn" and metrics["epochs"] == 2
     assert metrics["train_examples"] + metrics["validation_examples"] == 3000
+    assert metrics["outlier_examples"] == round(0.1 * metrics["train_examples"])  # doodles taught as unsure
     assert 0.5 < metrics["test_accuracy"] <= 1.0
     assert sorted(metrics["per_digit_accuracy"]) == [str(digit) for digit in range(10)]
     assert np.array(metrics["confusion_matrix"]).sum() == 10000
@@ -107,3 +110,11 @@ def test_the_mlp_trains_with_the_seed_recipe(tmp_path, mnist_npz):
     assert metrics["architecture"] == "mlp" and metrics["batch_size"] == 64
     assert metrics["validation_examples"] == 0 and metrics["best_epoch"] is None
     assert metrics["test_accuracy"] > 0.8
+
+
+def test_outliers_are_doodles_framed_as_the_bot_frames_pictures():
+    doodles = outlier_tensors(12, seed=3)
+    assert doodles.shape == (12, 28, 28, 1) and doodles.dtype == np.float32
+    assert doodles.min() == 0.0 and 0.9 <= doodles.max() <= 1.0
+    assert (doodles[:, :2].max(), doodles[:, -2:].max()) == (0.0, 0.0)  # MNIST's empty margin
+    np.testing.assert_array_equal(doodles, outlier_tensors(12, seed=3))
