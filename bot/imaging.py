@@ -37,6 +37,7 @@ MIN_SIGNAL_TO_NOISE = 5.0
 INK_THRESHOLD = 0.35  # of the ink's contrast: faint notebook rules and shadows stay below it
 RULE_LENGTH = 0.35  # of the picture's width: longer runs on several thin bands of rows are ruled lines
 RULE_THICKNESS = 0.015  # of the picture's height
+RULED_LINES = 3
 FRAME_CANDIDATES = 16
 BORDER_BAND = 0.15  # of the picture's longest side: a mark lying within it along the border is the desk's edge
 FLAT_TOLERANCE = 2.0  # grey levels: a page this even is a digital drawing, not a photo
@@ -72,7 +73,7 @@ def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
             raise ImageTooLarge(f"the picture is over {limits.max_pixels} pixels", limit_pixels=limits.max_pixels)
         if width == 0 or height == 0:
             raise BrokenImage("the picture has no pixels")
-        orientation = image.getexif().get(ORIENTATION_TAG, 1)
+        orientation = _orientation(image)
         if image.format in ("JPEG", "MPO"):
             # Decodes at 1/2, 1/4 or 1/8 scale straight from the DCT: a 12 MP photo never exists at full size.
             image.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
@@ -89,6 +90,15 @@ def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
     for transpose in ORIENTATION_TRANSPOSES.get(orientation, ()):
         gray = gray.transpose(transpose)
     return gray
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1 = upright); a damaged EXIF block only costs the turn, not the picture."""
+    try:
+        orientation = image.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # Pillow raises many kinds of error on damaged EXIF data
+        return 1
+    return orientation if isinstance(orientation, int) else 1
 
 
 def _shrink(image: Image.Image, longest_side: int) -> Image.Image:
@@ -111,7 +121,7 @@ def _simple_mode(image: Image.Image) -> Image.Image:
 def _to_gray(image: Image.Image) -> Image.Image:
     """L, RGB, RGBA, I or F → "L", stretching high-bit-depth pictures and flattening transparency."""
     if image.mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float32)
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         low, high = float(values.min()), float(values.max())
         scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
         return Image.fromarray(scaled.astype(np.uint8))
@@ -121,22 +131,21 @@ def _to_gray(image: Image.Image) -> Image.Image:
 
 
 def _flatten_transparency(image: Image.Image) -> Image.Image:
+    """RGBA → "L" on a page that shows the drawing, whatever its colour and whatever colour the hidden pixels hold."""
     alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+    if alpha.min() == 1.0:
+        return image.convert("L")
     gray = np.asarray(image.convert("L"), dtype=np.float32)
     visible = alpha > 0.5
-    if alpha.min() == 1.0:
-        return Image.fromarray(gray.astype(np.uint8))
     if not visible.any():
         return Image.new("L", image.size, 255)
-    darkest, lightest = _quantiles(gray[visible], 0.02, 0.98)
-    if lightest - darkest < MIN_INK_CONTRAST:
-        # Drawn in one colour on a transparent page: the drawing is in the alpha channel alone.
-        gray = np.full_like(gray, (darkest + lightest) / 2)
-    if lightest - darkest < MIN_INK_CONTRAST or visible.mean() < 0.5:
-        # The visible part is the writing: lay it on a page of the opposite brightness, so any ink colour shows.
-        page = 255.0 if _quantiles(gray[visible], 0.5)[0] < 128 else 0.0
-    else:
-        page = _quantiles(gray[visible], 0.5)[0]  # the page itself is drawn: its holes are more page
+    darkest, middle, lightest = _quantiles(gray[visible], 0.02, 0.5, 0.98)
+    one_colour = lightest - darkest < MIN_INK_CONTRAST
+    if one_colour:
+        gray = np.full_like(gray, middle)  # drawing apps: the drawing is in the alpha channel alone
+    # When the visible part is the writing, lay it on a page of the opposite tone; when it is the page, fill its holes.
+    writing_only = one_colour or visible.mean() < 0.5
+    page = (255.0 if middle < 128 else 0.0) if writing_only else middle
     return Image.fromarray((gray * alpha + page * (1.0 - alpha)).astype(np.uint8))
 
 
@@ -169,12 +178,15 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
     inverted. A digital drawing's page is one flat tone, the median. On a photo, a closing (max then min) wider
     than a stroke erases dark writing, an opening light writing.
     """
+    half = _shrink(search, SEARCH_SIDE // 2)
     sample = pixels[::3, ::3]
-    darkest, page, lightest = _quantiles(sample, 0.01, 0.5, 0.99)
+    page = _quantiles(sample, 0.5)[0]
     if np.mean(np.abs(sample - page) <= FLAT_TOLERANCE) >= 0.5:
-        ink_is_dark = bool(page - darkest >= lightest - page)
+        ink_is_dark = _ink_is_dark(half, page)
         return Image.new("F", (1, 1), page if ink_is_dark else 255.0 - page), ink_is_dark
-    ink_is_dark = _ink_is_dark_on_photo(search)
+    # Around any mark the page is the majority, so on a photo a local median is the page whatever the ink's tone.
+    local_page = _shrink(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(POLARITY_KERNEL))
+    ink_is_dark = _ink_is_dark(half, np.asarray(local_page.resize(half.size, Image.Resampling.BILINEAR)))
     small = np.asarray(_shrink(Image.fromarray(pixels, "F"), BACKGROUND_SIDE), dtype=np.float32)
     if not ink_is_dark:
         small = 255.0 - small
@@ -182,17 +194,13 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
     return Image.fromarray(_sliding(_sliding(small, size, np.maximum), size, np.minimum), "F"), ink_is_dark
 
 
-def _ink_is_dark_on_photo(search: Image.Image) -> bool:
-    """Around any mark the page is the majority, so a local median is the page whatever the ink's tone. Shadows,
-    gradients and page edges stray from it both ways, so the tone that shows the more digit-like mark is the ink's."""
-    half = _shrink(search, SEARCH_SIDE // 2)
-    local_page = _shrink(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(POLARITY_KERNEL))
-    darker = np.asarray(local_page.resize(half.size, Image.Resampling.BILINEAR), dtype=np.float32) - np.asarray(
-        half, dtype=np.float32
-    )
+def _ink_is_dark(image: Image.Image, page: np.ndarray | float) -> bool:
+    """Shadows, gradients, page edges and canvases stray from the page both ways: the ink's tone is the one that
+    strays much further, or else the one that shows the more digit-like mark."""
+    darker = page - np.asarray(image, dtype=np.float32)
     dark_strength, light_strength = _strongest(darker), _strongest(-darker)
     if max(dark_strength, light_strength) > CLEAR_POLARITY * min(dark_strength, light_strength):
-        return dark_strength > light_strength  # the usual photo: nothing strays the other way nearly as far
+        return dark_strength > light_strength
     threshold = INK_THRESHOLD * max(dark_strength, light_strength)
     dark_marks = _Components(_runs(darker > threshold), np.maximum(darker, 0.0))
     light_marks = _Components(_runs(-darker > threshold), np.maximum(-darker, 0.0))
@@ -237,7 +245,7 @@ def _quantiles(values: np.ndarray, *fractions: float) -> list[float]:
 
 def _strongest(values: np.ndarray) -> float:
     """A high value that a few noisy pixels cannot fake, yet a small digit still reaches."""
-    count = max(8, values.size // 2000)
+    count = max(8, values.size // 5000)
     positive = values[values > 0]  # np.partition is slow on the many equal zeros of a clean page
     return float(np.partition(positive, -count)[-count]) if positive.size >= count else 0.0
 
@@ -264,7 +272,7 @@ class _Runs:
 
 
 def _without_ruled_lines(runs: _Runs) -> _Runs:
-    """Drops notebook rules: long runs on two or more thin bands of rows (a digit's bar is one band, or thick)."""
+    """Drops notebook rules: long runs on several thin bands of rows (a digit's bar is one band, a frame two)."""
     long = runs.ends - runs.starts >= RULE_LENGTH * runs.shape[1]
     rule_rows = np.unique(runs.rows[long])
     if rule_rows.size < 2:
@@ -272,7 +280,7 @@ def _without_ruled_lines(runs: _Runs) -> _Runs:
     band_starts = np.flatnonzero(np.diff(rule_rows, prepend=-2) > 1)
     band_sizes = np.diff(band_starts, append=rule_rows.size)
     thin = band_sizes <= max(2, RULE_THICKNESS * runs.shape[0])
-    if np.count_nonzero(thin) < 2:
+    if np.count_nonzero(thin) < RULED_LINES:
         return runs
     thin_rows = np.zeros(runs.shape[0], dtype=bool)
     thin_rows[rule_rows[np.repeat(thin, band_sizes)]] = True
@@ -318,8 +326,11 @@ class _Components:
         thin = self.area / np.maximum(self.span, 1) < 0.03 * max(height, width)
         wide_and_flat = (box_width > 0.5 * width) & (box_height < 0.15 * height)
         long = self.span > 0.3 * max(height, width)
-        # The desk or the page's edge along the border, ruled lines, and (below) frames are not the digit.
-        self.is_clutter = long & ((touches_border & (along_border | thin)) | (wide_and_flat & thin))
+        # The desk or the page's edge along the border, ruled lines, a pasted box and (below) frames are not the digit.
+        filled_box = (self.area > 0.7 * box_height * box_width) & (
+            np.minimum(box_height, box_width) > 0.3 * max(height, width)
+        )
+        self.is_clutter = long & ((touches_border & (along_border | thin)) | (wide_and_flat & thin)) | filled_box
         self.is_clutter |= self._encloses_others()  # a frame or box drawn around the digit
         # How digit-like each component is: its ink, less if it touches the border or is clutter or a speck.
         self.score = self.mass * np.where(touches_border, 0.5, 1.0) * np.where(self.is_clutter, 0.05, 1.0)
