@@ -10,7 +10,7 @@ import io
 import itertools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -147,17 +147,21 @@ def _landscape_or_portrait(long_side: int, short_side: int, rng: np.random.Gener
     return (long_side, short_side) if rng.random() < 0.5 else (short_side, long_side)
 
 
-def paper_photo(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    canvas = _photo(
+def _pen_on_paper(digit: np.ndarray, rng: np.random.Generator, sides: tuple[int, int], **options: Any) -> np.ndarray:
+    """A photo of a pen-written digit on a sheet of slightly tinted paper, taken either way up."""
+    return _photo(
         digit,
         rng,
-        size=_landscape_or_portrait(1280, 960, rng),
+        size=_landscape_or_portrait(*sides, rng),
         paper=_pick(PAPER_TINTS, rng),
         ink=_pick(PEN_COLOURS, rng),
-        digit_fraction=(0.15, 0.4),
-        decorate=_desk_edges if rng.random() < 0.4 else None,
+        **options,
     )
-    return _jpeg(canvas, rng)
+
+
+def paper_photo(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    decorate = _desk_edges if rng.random() < 0.4 else None
+    return _jpeg(_pen_on_paper(digit, rng, (1280, 960), digit_fraction=(0.15, 0.4), decorate=decorate), rng)
 
 
 def notebook(digit: np.ndarray, rng: np.random.Generator) -> bytes:
@@ -234,14 +238,7 @@ def transparent_white_png(digit: np.ndarray, rng: np.random.Generator) -> bytes:
 
 def exif_rotated(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     """A phone photo stored sideways with the EXIF tag that tells viewers how to turn it."""
-    canvas = _photo(
-        digit,
-        rng,
-        size=_landscape_or_portrait(1280, 960, rng),
-        paper=_pick(PAPER_TINTS, rng),
-        ink=_pick(PEN_COLOURS, rng),
-        digit_fraction=(0.15, 0.4),
-    )
+    canvas = _pen_on_paper(digit, rng, (1280, 960), digit_fraction=(0.15, 0.4))
     orientation = _pick(tuple(STORED_TURN), rng)
     stored = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8)).transpose(STORED_TURN[orientation])
     exif = Image.Exif()
@@ -266,28 +263,13 @@ def sticky_note(digit: np.ndarray, rng: np.random.Generator) -> bytes:
 
 
 def small_offcentre(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    canvas = _photo(
-        digit,
-        rng,
-        size=_landscape_or_portrait(1600, 1200, rng),
-        paper=_pick(PAPER_TINTS, rng),
-        ink=_pick(PEN_COLOURS, rng),
-        digit_fraction=(0.06, 0.1),
-        central=False,
-    )
+    canvas = _pen_on_paper(digit, rng, (1600, 1200), digit_fraction=(0.06, 0.1), central=False)
     return _jpeg(canvas, rng)
 
 
 def big_photo(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     """A 12 MP shot: rendered at a quarter of the size and enlarged, as the camera's detail adds nothing here."""
-    canvas = _photo(
-        digit,
-        rng,
-        size=_landscape_or_portrait(1008, 756, rng),
-        paper=_pick(PAPER_TINTS, rng),
-        ink=_pick(PEN_COLOURS, rng),
-        digit_fraction=(0.1, 0.35),
-    )
+    canvas = _pen_on_paper(digit, rng, (1008, 756), digit_fraction=(0.1, 0.35))
     small = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
     large = small.resize((small.width * 4, small.height * 4), Image.Resampling.BILINEAR)
     return _jpeg(np.asarray(large, dtype=np.float32), rng)
