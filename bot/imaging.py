@@ -1,7 +1,5 @@
 """Picture bytes → the 28×28 MNIST-style tensor the model reads: safe decoding, then finding and framing the digit.
-
-Everything runs on small images with Pillow's C filters and numpy, so a 12 MP photo costs a few milliseconds.
-"""
+Everything runs on small images with Pillow's C filters and numpy, so a 12 MP photo costs a few milliseconds."""
 
 from __future__ import annotations
 
@@ -33,7 +31,7 @@ ORIENTATION_TRANSPOSES = {
     8: (Image.Transpose.ROTATE_90,),
 }
 MIN_INK_CONTRAST = 20.0  # grey levels: less than this between ink and paper is a blank page
-MIN_SIGNAL_TO_NOISE = 5.0
+MIN_SIGNAL_TO_NOISE = 5.0  # ink must stand this many noise deviations above the page: noise alone is no digit
 INK_THRESHOLD = 0.35  # of the ink's contrast: faint notebook rules and shadows stay below it
 RULE_LENGTH = 0.35  # of the picture's width: longer runs on several thin bands of rows are ruled lines
 RULE_THICKNESS = 0.015  # of the picture's height
@@ -44,7 +42,7 @@ FLAT_TOLERANCE = 2.0  # grey levels: a page this even is a digital drawing, not 
 FAINT_INK = 0.3  # of the digit's contrast: fainter pixels in its box are page
 MNIST_BOX = 20
 MNIST_SIDE = 28
-FRAMING_SIDE = 4 * MNIST_BOX  # the digit is thickened or thinned at this size, then averaged down to MNIST_BOX
+FRAMING_SIDE = 4 * MNIST_BOX  # the digit is cut out and thickened at this size, then averaged down to MNIST_BOX
 THINNEST_MNIST_STROKE = 7.0  # pixels at FRAMING_SIDE: MNIST's 10th percentile
 TYPICAL_MNIST_STROKE = 10.0  # MNIST's median
 

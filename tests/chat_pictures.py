@@ -1,7 +1,5 @@
 """Renders a 28×28 MNIST digit as the kind of picture people post in a chat: photos of paper, canvases, 12 MP shots.
-
-Deterministic for a given numpy Generator, so tests and benchmarks see the same pictures every run.
-"""
+Deterministic for a given numpy Generator, so tests and benchmarks see the same pictures every run."""
 
 from __future__ import annotations
 
