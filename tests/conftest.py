@@ -32,3 +32,10 @@ def mnist_test_split(mnist_npz):
 @pytest.fixture(scope="session")
 def shipped_model_path() -> Path:
     return DEFAULT_MODEL_PATH
+
+
+@pytest.fixture(scope="session")
+def recognizer(shipped_model_path):
+    from bot.recognizer import Recognizer
+
+    return Recognizer(shipped_model_path)

@@ -15,16 +15,10 @@ from PIL import Image, ImageOps
 
 from bot.errors import BrokenImage, DigitBotError, ImageTooLarge, NoDigitFound, NotAnImage
 from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor
-from bot.recognizer import Recognizer
 from tests.chat_pictures import STYLES, render_chat_picture
 
 DIGITS_PER_STYLE = 5
 ORIENTATION_TAG = 0x0112
-
-
-@pytest.fixture(scope="module")
-def recognizer(shipped_model_path) -> Recognizer:
-    return Recognizer(shipped_model_path)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,6 @@ RENDERED_PICTURES = 360  # 30 per style: every style, in under a minute
 PLAIN_DIGITS = 2000  # the first 2000 MNIST test digits keep the test fast; benchmarks/accuracy.py runs all 10000
 
 
-@pytest.fixture(scope="module")
-def recognizer(shipped_model_path) -> Recognizer:
-    return Recognizer(shipped_model_path)
-
-
 def right_answers(recognizer: Recognizer, pictures: Sequence[bytes], labels: Sequence[int]) -> np.ndarray:
     """Whether each picture read as its label; a picture refused with a DigitBotError counts as wrong."""
     results = zip(recognizer.read_many(pictures), labels, strict=True)

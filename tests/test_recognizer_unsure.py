@@ -13,7 +13,6 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.errors import NoDigitFound
-from bot.recognizer import Recognizer
 
 SIDE = 300
 MOST_SURE_ANSWERS = 0.05  # of the doodles: a few can look like a digit by chance
@@ -62,11 +61,6 @@ def doodle_png(kind: str, rng: np.random.Generator) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def recognizer(shipped_model_path) -> Recognizer:
-    return Recognizer(shipped_model_path)
 
 
 @pytest.mark.parametrize("kind", DOODLES)
