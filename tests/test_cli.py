@@ -59,11 +59,11 @@ def not_pictures(tmp_path_factory) -> dict[str, object]:
 
 
 def test_predict_prints_one_line_per_file_and_exits_0(digit_pictures):
-    result = run_bot("predict", str(digit_pictures[3]), str(digit_pictures[7]))
+    result = run_bot("predict", str(digit_pictures[2]), str(digit_pictures[7]))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith(f"{digit_pictures[3]}: 3 — ") and "% sure" in lines[0]
+    assert lines[0].startswith(f"{digit_pictures[2]}: 2 — ") and "% sure" in lines[0]
     assert lines[1].startswith(f"{digit_pictures[7]}: 7 — ")
 
 
