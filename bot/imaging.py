@@ -40,6 +40,7 @@ FRAME_CANDIDATES = 16
 BORDER_BAND = 0.15  # of the picture's longest side: a mark lying within it along the border is the desk's edge
 FLAT_TOLERANCE = 2.0  # grey levels: a page this even is a digital drawing, not a photo
 FAINT_INK = 0.3  # of the digit's contrast: fainter pixels in its box are page
+DRAFT_FORMATS = ("JPEG", "MPO")  # decoded at 1/2, 1/4 or 1/8 size straight from the compressed data
 MNIST_BOX = 20
 MNIST_SIDE = 28
 FRAMING_SIDE = 4 * MNIST_BOX  # the digit is cut out and thickened at this size, then averaged down to MNIST_BOX
@@ -53,6 +54,8 @@ class ImageLimits:
 
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 50_000_000
+    # Only JPEG decodes at reduced size; other formats exist whole in memory while read (16 MP RGB: 48 MB).
+    max_full_size_pixels: int = 16_000_000
 
 
 def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
@@ -67,12 +70,15 @@ def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         width, height = image.size
-        if width * height > limits.max_pixels:
-            raise ImageTooLarge(f"the picture is over {limits.max_pixels} pixels", limit_pixels=limits.max_pixels)
+        pixel_limit = limits.max_pixels
+        if image.format not in DRAFT_FORMATS:
+            pixel_limit = min(pixel_limit, limits.max_full_size_pixels)
+        if width * height > pixel_limit:
+            raise ImageTooLarge(f"the picture is over {pixel_limit} pixels", limit_pixels=pixel_limit)
         if width == 0 or height == 0:
             raise BrokenImage("the picture has no pixels")
         orientation = _orientation(image)
-        if image.format in ("JPEG", "MPO"):
+        if image.format in DRAFT_FORMATS:
             # Decodes at 1/2, 1/4 or 1/8 scale straight from the DCT: a 12 MP photo never exists at full size.
             image.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
         image.load()

@@ -207,6 +207,15 @@ def test_too_large_errors_name_the_limit():
     assert too_many_pixels.value.limit_pixels == PIXEL_LIMIT.max_pixels
 
 
+def test_only_jpegs_may_have_more_pixels_than_a_full_size_decode_allows():
+    limits = ImageLimits(max_pixels=50_000_000, max_full_size_pixels=1_000_000)
+    with pytest.raises(ImageTooLarge) as too_large:
+        decode_picture(png_header_only(2000, 1000), limits)
+    assert too_large.value.limit_pixels == limits.max_full_size_pixels
+    big_jpeg = encoded(Image.new("L", (2000, 1000), 255), "JPEG")
+    assert max(decode_picture(big_jpeg, limits).size) <= 1000  # decoded at reduced size, so not refused
+
+
 def read_or_refuse(data: bytes) -> None:
     """Whatever the bytes: a valid MNIST-style tensor, or a DigitBotError (anything else fails the test)."""
     try:
