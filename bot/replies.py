@@ -57,8 +57,8 @@ class Reply:
         return f"{self.headline}{separator}{self.details[0]}"
 
 
-def percent(probability: float) -> str:
-    return f"{probability:.1%}"
+def percent(probability: float, decimals: int = 1) -> str:
+    return f"{probability:.{decimals}%}"
 
 
 def top_guesses(prediction: Prediction) -> str:
@@ -130,7 +130,7 @@ def unexpected_error_reply() -> Reply:
 def stats_reply(card: ModelCard | None, live: LiveStats) -> Reply:
     median = "–" if live.median_ms is None else f"{live.median_ms:.1f} ms"
     counters = (
-        f"Since start: {live.pictures_read} pictures read, median {median} per picture, "
+        f"Since start: {_count(live.pictures_read, 'picture')} read, median {median} per picture, "
         f"up {_duration(live.uptime_seconds)}."
     )
     if card is None:
@@ -138,7 +138,7 @@ def stats_reply(card: ModelCard | None, live: LiveStats) -> Reply:
     per_digit = ", ".join(f"{digit}: {percent(value)}" for digit, value in sorted(card.per_digit_accuracy.items()))
     picture = card.confusion_matrix_png.read_bytes() if card.confusion_matrix_png else None
     return Reply(
-        headline=f"{percent(card.test_accuracy)} right on the MNIST test split ({card.test_examples:,} digits)",
+        headline=f"{percent(card.test_accuracy, 2)} right on the MNIST test split ({card.test_examples:,} digits)",
         details=(
             f"Per digit: {per_digit}",
             f"Model: {card.name}, {card.parameter_count:,} parameters, trained {card.trained_on}.",
@@ -162,6 +162,10 @@ def model_input_png(model_input: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def _duration(seconds: float) -> str:

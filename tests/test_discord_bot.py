@@ -206,9 +206,9 @@ async def test_stats_shows_the_model_card_live_counters_and_the_confusion_matrix
     answer = await discord_fake.answer_to(await discord_fake.post_message("!stats"))
 
     text = answer.text
-    assert re.search(r"\d+\.\d% right on the MNIST test split", text)
+    assert re.search(r"\d+\.\d\d% right on the MNIST test split", text)
     assert "Per digit: 0: " in text and "parameters, trained 20" in text
-    assert re.search(r"[1-9]\d* pictures read, median \d+\.\d ms per picture, up \d+ s", text)
+    assert re.search(r"[1-9][\d,]* pictures? read, median \d+\.\d ms per picture, up \d+ s", text)
     assert answer.file("confusion-matrix.png").data.startswith(PNG_SIGNATURE)
 
 
