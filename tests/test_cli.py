@@ -18,7 +18,7 @@ from bot.settings import PROJECT_ROOT, load_settings
 
 
 def run_bot(*args: str, stdin: str = "", model_path=None) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}
+    environment = {**os.environ, "DISCORD_TOKEN": ""}  # set, so a developer's .env cannot fill it in
     if model_path is not None:
         environment["MODEL_PATH"] = str(model_path)
     return subprocess.run(
@@ -99,6 +99,18 @@ def test_a_missing_model_is_one_clear_line_and_exit_1(tmp_path, digit_pictures):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: MODEL_PATH: no model file at")
     assert "Traceback" not in result.stderr
+
+
+def test_discord_without_a_token_is_one_clear_line_and_exit_1():
+    result = run_bot("discord")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: DISCORD_TOKEN is not set: put your bot's token in .env (see README)"
+
+
+def test_a_missing_model_stops_the_bot_before_it_connects(tmp_path):
+    result = run_bot("discord", model_path=tmp_path / "gone.tflite")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: MODEL_PATH: no model file at")
 
 
 def test_without_a_token_the_bot_starts_the_console_chat(digit_pictures):
