@@ -8,6 +8,7 @@ import io
 import logging
 from collections.abc import Sequence
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -25,6 +26,9 @@ MAX_EMBEDS = 10  # Discord's limit per message, for embeds and for files alike
 ANSWER_COLOUR = discord.Colour.blurple()
 ERROR_COLOUR = discord.Colour.red()
 Destination = commands.Context["DigitBot"] | discord.Interaction
+
+# The bot never joins voice: discord.py's start-up warnings about missing voice libraries are noise.
+discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
 
 class DigitBot(commands.Bot):
@@ -152,6 +156,14 @@ async def _run_bot(settings: Settings) -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         log.error("Turn on the Message Content Intent: Developer Portal → your app → Bot → Privileged Gateway Intents")
+        return 1
+    except (aiohttp.ClientError, OSError) as error:
+        # Only logging in gives up on the network; once connected, discord.py reconnects by itself.
+        log.error(
+            "Could not reach Discord at %s (%s): check the network or DISCORD_API_BASE",
+            settings.discord_api_base,
+            error,
+        )
         return 1
     finally:
         service.close()

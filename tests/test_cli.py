@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -111,6 +112,18 @@ def test_a_missing_model_stops_the_bot_before_it_connects(tmp_path):
     result = run_bot("discord", model_path=tmp_path / "gone.tflite")
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: MODEL_PATH: no model file at")
+
+
+def test_an_unreachable_discord_is_one_clear_line_and_exit_1(monkeypatch):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed_port = unused.getsockname()[1]
+    monkeypatch.setenv("DISCORD_API_BASE", f"http://127.0.0.1:{closed_port}/api/v10")
+    monkeypatch.setenv("DISCORD_TOKEN", "a-token")
+    result = subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
+    assert result.returncode == 1
+    assert "Could not reach Discord at http://127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr and "a-token" not in result.stderr
 
 
 def test_without_a_token_the_bot_starts_the_console_chat(digit_pictures):
