@@ -157,7 +157,7 @@ async def _run_bot(settings: Settings) -> int:
     except discord.PrivilegedIntentsRequired:
         log.error("Turn on the Message Content Intent: Developer Portal → your app → Bot → Privileged Gateway Intents")
         return 1
-    except (aiohttp.ClientError, OSError) as error:
+    except (aiohttp.ClientError, OSError, discord.HTTPException) as error:
         # Only logging in gives up on the network; once connected, discord.py reconnects by itself.
         log.error(
             "Could not reach Discord at %s (%s): check the network or DISCORD_API_BASE",
