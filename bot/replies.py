@@ -136,7 +136,7 @@ def stats_reply(card: ModelCard | None, live: LiveStats) -> Reply:
     if card is None:
         return Reply(headline="The model's test results (metrics.json) are missing.", details=(counters,))
     per_digit = ", ".join(f"{digit}: {percent(value)}" for digit, value in sorted(card.per_digit_accuracy.items()))
-    picture = card.confusion_matrix_png.read_bytes() if card.confusion_matrix_png else None
+    picture = card.confusion_matrix_png
     return Reply(
         headline=f"{percent(card.test_accuracy, 2)} right on the MNIST test split ({card.test_examples:,} digits)",
         details=(

@@ -22,7 +22,7 @@ class ModelCard:
     parameter_count: int
     trained_on: str  # ISO date
     test_examples: int
-    confusion_matrix_png: Path | None
+    confusion_matrix_png: bytes | None  # read once at start, not on the event loop at every `stats`
 
     @classmethod
     def for_model(cls, model_path: Path) -> ModelCard | None:
@@ -31,6 +31,7 @@ class ModelCard:
         try:
             metrics = json.loads(metrics_path.read_text())
             confusion_png = metrics_path.parent / "confusion_matrix.png"
+            picture = confusion_png.read_bytes() if confusion_png.is_file() else None
             return cls(
                 name=str(metrics["architecture"]),
                 test_accuracy=float(metrics["test_accuracy"]),
@@ -38,7 +39,7 @@ class ModelCard:
                 parameter_count=int(metrics["parameter_count"]),
                 trained_on=str(metrics["date"])[:10],
                 test_examples=sum(map(sum, metrics["confusion_matrix"])),
-                confusion_matrix_png=confusion_png if confusion_png.is_file() else None,
+                confusion_matrix_png=picture,
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
