@@ -53,8 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_discord(settings)  # discord.py sets up its own logging
     configure_logging(settings.log_level)
     if args.command == "predict":
-        service = DigitService.from_settings(settings)
-        return predict_files(service.recognizer, args.files, as_json=args.json, out=sys.stdout)
+        return predict_files(Recognizer.from_settings(settings), args.files, as_json=args.json, out=sys.stdout)
     return run_console(settings)
 
 

@@ -60,8 +60,9 @@ class ConsoleChat:
             return [self.service.stats()]
         if command == f"{self.prefix}help":
             return [self.service.help(self.command_lines())]
-        if not command.startswith(self.prefix) and all(Path(word).expanduser().is_file() for word in words):
-            return self.service.read_files([Path(word).expanduser() for word in words])
+        paths = [Path(word).expanduser() for word in words]
+        if not command.startswith(self.prefix) and all(path.is_file() for path in paths):
+            return self.service.read_files(paths)
         return [Reply(headline=f"I didn't get that. Type {self.prefix}help to see what I can do.")]
 
     def _say(self, reply: Reply) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 from bot.errors import DigitBotError
 from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor
 from bot.runtime import ModelRunner, load_runner
+from bot.settings import Settings
 
 TOP_GUESSES = 3
 
@@ -54,6 +55,14 @@ class Recognizer:
         self.confidence_threshold = confidence_threshold
         self.limits = limits or ImageLimits()
         self._runner = runner or load_runner(self.model_path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Recognizer:
+        return cls(
+            settings.model_path,
+            confidence_threshold=settings.confidence_threshold,
+            limits=ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
+        )
 
     def read(self, data: bytes) -> Prediction:
         """The digit on one picture; raises a DigitBotError subclass for anything we cannot read."""

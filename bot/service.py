@@ -60,12 +60,7 @@ class DigitService:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DigitService:
-        recognizer = Recognizer(
-            settings.model_path,
-            confidence_threshold=settings.confidence_threshold,
-            limits=ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
-        )
-        return cls(recognizer, max_concurrent_reads=settings.max_concurrent_reads)
+        return cls(Recognizer.from_settings(settings), max_concurrent_reads=settings.max_concurrent_reads)
 
     def read_now(self, pictures: Sequence[Picture]) -> list[Reply]:
         """One reply per picture, in order, read in the calling thread: for the console and the command line.
