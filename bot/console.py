@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import shlex
 import sys
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TextIO
 
-from bot.replies import Reply
-from bot.service import DigitService
+from bot.errors import DigitBotError
+from bot.local_files import expand_home, path_exists, printable_path, read_picture_file
+from bot.replies import Reply, unexpected_error_reply
+from bot.service import DigitService, Picture
+
+log = logging.getLogger(__name__)
 
 QUIT_WORDS = {"quit", "exit", "bye"}
+# shlex.split needs seconds for a line of a megabyte; no one types more than a few paths.
+MAX_LINE_CHARACTERS = 4096
+MAX_PICTURES_PER_LINE = 10  # as many as one Discord message can carry
 
 
 class ConsoleChat:
@@ -26,7 +35,8 @@ class ConsoleChat:
 
     def command_lines(self) -> list[str]:
         return [
-            f"{self.prefix}predict PATH... — read the digit in one or more picture files",
+            f"{self.prefix}predict PATH... — read the digit in one or more picture files "
+            f"(up to {MAX_PICTURES_PER_LINE} at a time)",
             "PATH — a line naming picture files is read as if you had posted them",
             f"{self.prefix}stats — the model's test accuracy and what I've read so far",
             f"{self.prefix}help — this message",
@@ -34,39 +44,99 @@ class ConsoleChat:
         ]
 
     def run(self) -> int:
-        self._say(self.service.help(self.command_lines()))
-        while True:
-            self.stdout.write("> ")
-            self.stdout.flush()
-            line = self.stdin.readline()
-            if not line or line.strip().lower() in QUIT_WORDS:
-                self.stdout.write("\n" if not line else "")
-                return 0
-            for reply in self.answer(line):
-                self._say(reply)
+        """Answers line after line until quit, end of input or Ctrl-C; always returns 0."""
+        self._tolerate_undecodable_text()
+        try:
+            self._say(self.service.help(self.command_lines()))
+            while True:
+                self.stdout.write("> ")
+                self.stdout.flush()
+                line = self._read_line()
+                if not line or line.strip().lower() in QUIT_WORDS:
+                    self.stdout.write("\n" if not line else "")
+                    return 0
+                for reply in self._answer_anything(line.removesuffix("\n")):
+                    self._say(reply)
+        except KeyboardInterrupt:
+            self.stdout.write("\n")
+            return 0
 
     def answer(self, message: str) -> list[Reply]:
+        if len(message) > MAX_LINE_CHARACTERS:
+            return [too_long_reply()]
         message = message.strip()
         if not message:
             return []
         try:
             words = shlex.split(message)
-        except ValueError:
+        except ValueError:  # an unbalanced quote: read the words as they are
             words = message.split()
+        if not words:
+            return []
         command, arguments = words[0], words[1:]
         if command == f"{self.prefix}predict":
-            return self.service.read_files([Path(argument).expanduser() for argument in arguments])
+            return self.read_pictures(arguments)
         if command == f"{self.prefix}stats":
             return [self.service.stats()]
         if command == f"{self.prefix}help":
             return [self.service.help(self.command_lines())]
-        paths = [Path(word).expanduser() for word in words]
-        if not command.startswith(self.prefix) and all(path.is_file() for path in paths):
-            return self.service.read_files(paths)
+        if not command.startswith(self.prefix) and all(word and path_exists(expand_home(word)) for word in words):
+            return self.read_pictures(words)
         return [Reply(headline=f"I didn't get that. Type {self.prefix}help to see what I can do.")]
+
+    def read_pictures(self, path_words: Sequence[str]) -> list[Reply]:
+        """One reply per file, for the first MAX_PICTURES_PER_LINE named; one more reply says if others were left."""
+        replies = self.service.read_now([self._picture(word) for word in path_words[:MAX_PICTURES_PER_LINE]])
+        if len(path_words) > MAX_PICTURES_PER_LINE:
+            replies.append(
+                Reply(
+                    headline=f"You named {len(path_words)} files: I read only the first {MAX_PICTURES_PER_LINE}.",
+                    details=(f"Send the others in another line, up to {MAX_PICTURES_PER_LINE} at a time.",),
+                )
+            )
+        return replies
+
+    def _picture(self, word: str) -> Picture:
+        path = expand_home(word)
+        name = printable_path(path.name)
+        try:
+            return Picture(read_picture_file(path, self.service.recognizer.limits.max_bytes), name)
+        except DigitBotError as error:
+            return Picture.refused(error, name)
+
+    def _answer_anything(self, line: str) -> list[Reply]:
+        """The one place a bug of ours meets the chat: logged for us, an apology for the user, and the chat goes on."""
+        try:
+            return self.answer(line)
+        except Exception:
+            log.error("Unexpected error answering a console line", exc_info=True)
+            return [unexpected_error_reply()]
+
+    def _read_line(self) -> str:
+        """The next line, or as much of it as shows it is too long: the rest of a longer line is read and dropped."""
+        line = self.stdin.readline(MAX_LINE_CHARACTERS + 1)
+        if len(line) > MAX_LINE_CHARACTERS and not line.endswith("\n"):
+            while (rest := self.stdin.readline(MAX_LINE_CHARACTERS)) and not rest.endswith("\n"):
+                pass
+        return line
+
+    def _tolerate_undecodable_text(self) -> None:
+        # Bytes that aren't UTF-8 on stdin, or a reply the terminal's encoding can't show, would end the chat with
+        # a UnicodeError; this must happen before the first read, as a text stream decodes a whole chunk at once.
+        for stream, errors in ((self.stdin, "replace"), (self.stdout, "backslashreplace")):
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors=errors)
 
     def _say(self, reply: Reply) -> None:
         self.stdout.write(reply.text + "\n")
         if reply.picture_name:
             self.stdout.write(f"[picture attached in chat: {reply.picture_name}]\n")
         self.stdout.flush()
+
+
+def too_long_reply() -> Reply:
+    return Reply(
+        headline="That line is too long for me.",
+        details=(f"I read lines of up to {MAX_LINE_CHARACTERS:,} characters: name fewer files, or shorter paths.",),
+        is_error=True,
+    )
