@@ -24,8 +24,8 @@ from bot.errors import DigitBotError  # noqa: E402
 from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor  # noqa: E402
 from bot.recognizer import Recognizer  # noqa: E402
 from bot.settings import DEFAULT_MODEL_PATH  # noqa: E402
-from tests.chat_pictures import plain_png, real_photo_labels, rendered_examples  # noqa: E402
-from tests.conftest import MNIST_NPZ, REAL_PHOTOS  # noqa: E402
+from model_training.chat_pictures import plain_png, real_photo_labels, rendered_examples  # noqa: E402
+from model_training.data import MNIST_NPZ, REAL_PHOTOS  # noqa: E402
 
 Example = tuple[str, int, bytes]  # (group, label, picture bytes)
 Pipeline = Callable[[bytes], np.ndarray]  # picture bytes → (28, 28, 1) model input

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
 
-from bot.settings import DEFAULT_MODEL_PATH, PROJECT_ROOT
-from tests.chat_pictures import render_chat_picture
-from tests.conftest import MNIST_NPZ
-from tests.fakes.discord_server import FakeDiscord, Upload
+from bot.settings import DEFAULT_MODEL_PATH
+from model_training.chat_pictures import render_chat_picture
+from model_training.data import MNIST_NPZ
+from fakes.discord_server import FakeDiscord, Upload
 
 USERS, PICTURES_EACH = 8, 5
 HEARTBEAT_INTERVAL_MS = 100

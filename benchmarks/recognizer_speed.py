@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
 
 from bot.recognizer import Recognizer
-from bot.settings import DEFAULT_MODEL_PATH, PROJECT_ROOT
-from tests.chat_pictures import render_chat_picture
-from tests.conftest import MNIST_NPZ
+from bot.settings import DEFAULT_MODEL_PATH
+from model_training.chat_pictures import render_chat_picture
+from model_training.data import MNIST_NPZ
 
 TARGETS_MS = {"12 MP JPEG": 15.0, "1 MP JPEG": 5.0, "512 px PNG": 2.0}
 MEMORY_TARGET_MB = 120.0

@@ -1,19 +1,29 @@
-"""`python -m bot`: the Discord bot with a token, the console chat without one, or `predict` on files."""
+"""`python -m bot`: the chat front ends whose tokens are set, the console chat without any, or `predict` on files."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from bot.discord.settings import DiscordSettings, read_discord_settings
 from bot.errors import DigitBotError
+from bot.lifecycle import FrontEnd
 from bot.recognizer import Prediction, Recognizer
 from bot.replies import error_reply, prediction_reply
 from bot.service import DigitService, Picture
-from bot.settings import Settings, SettingsError, configure_logging, load_settings
+from bot.settings import (
+    Settings,
+    SettingsError,
+    SettingsReader,
+    configure_logging,
+    read_core_settings,
+    read_environment,
+)
 
 EXIT_OK, EXIT_SOME_UNREAD, EXIT_USAGE = 0, 1, 2
 
@@ -43,17 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    reader = SettingsReader(read_environment())
+    settings = read_core_settings(reader)
+    discord_settings = read_discord_settings(reader)
     try:
-        settings = load_settings()
+        reader.raise_problems()
     except SettingsError as error:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
-    if args.command == "discord" or (args.command is None and settings.discord_token):
-        return run_discord(settings)  # discord.py sets up its own logging
     configure_logging(settings.log_level)
     if args.command == "predict":
         return predict_files(Recognizer.from_settings(settings), args.files, as_json=args.json, out=sys.stdout)
+    if args.command == "discord" or (args.command is None and discord_settings.token):
+        return run_discord(settings, discord_settings)
     return run_console(settings)
 
 
@@ -99,15 +112,25 @@ def _json_line(name: str, result: Prediction | DigitBotError) -> str:
 def run_console(settings: Settings) -> int:
     from bot.console import ConsoleChat
 
-    if not settings.discord_token:
-        print("No DISCORD_TOKEN set: starting the console chat (see README to run on Discord).", file=sys.stderr)
-    return ConsoleChat(DigitService.from_settings(settings), settings.command_prefix).run()
+    print("No DISCORD_TOKEN set: starting the console chat (see README to run on Discord).", file=sys.stderr)
+    return ConsoleChat(DigitService.from_settings(settings)).run()
 
 
-def run_discord(settings: Settings) -> int:
-    if not settings.discord_token:
+def run_discord(settings: Settings, discord_settings: DiscordSettings) -> int:
+    if not discord_settings.token:
         print("error: DISCORD_TOKEN is not set: put your bot's token in .env (see README)", file=sys.stderr)
         return 1
-    from bot.discord_app import run_bot
+    from bot.discord.client import DiscordFrontEnd
 
-    return run_bot(settings)
+    return asyncio.run(serve_front_ends(settings, lambda service: [DiscordFrontEnd(discord_settings, service)]))
+
+
+async def serve_front_ends(settings: Settings, make_front_ends: Callable[[DigitService], list[FrontEnd]]) -> int:
+    """The service and its front ends on this event loop, until SIGTERM, SIGINT or a failed start."""
+    from bot.lifecycle import serve
+
+    service = DigitService.from_settings(settings)
+    try:
+        return await serve(service, make_front_ends(service))
+    finally:
+        service.close()

@@ -9,17 +9,15 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.errors import DigitBotError
-from bot.local_files import expand_home, path_exists, printable_path, read_picture_file
+from bot.local_files import expand_home, path_exists
 from bot.replies import Reply, unexpected_error_reply
-from bot.service import DigitService, Picture
+from bot.service import MAX_PICTURES_PER_REQUEST, DigitService
 
 log = logging.getLogger(__name__)
 
 QUIT_WORDS = {"quit", "exit", "bye"}
 # shlex.split needs seconds for a line of a megabyte; no one types more than a few paths.
 MAX_LINE_CHARACTERS = 4096
-MAX_PICTURES_PER_LINE = 10  # as many as one Discord message can carry
 
 
 class ConsoleChat:
@@ -36,7 +34,7 @@ class ConsoleChat:
     def command_lines(self) -> list[str]:
         return [
             f"{self.prefix}predict PATH... — read the digit in one or more picture files "
-            f"(up to {MAX_PICTURES_PER_LINE} at a time)",
+            f"(up to {MAX_PICTURES_PER_REQUEST} at a time)",
             "PATH — a line naming picture files is read as if you had posted them",
             f"{self.prefix}stats — the model's test accuracy and what I've read so far",
             f"{self.prefix}help — this message",
@@ -85,24 +83,7 @@ class ConsoleChat:
         return [Reply(headline=f"I didn't get that. Type {self.prefix}help to see what I can do.")]
 
     def read_pictures(self, path_words: Sequence[str]) -> list[Reply]:
-        """One reply per file, for the first MAX_PICTURES_PER_LINE named; one more reply says if others were left."""
-        replies = self.service.read_now([self._picture(word) for word in path_words[:MAX_PICTURES_PER_LINE]])
-        if len(path_words) > MAX_PICTURES_PER_LINE:
-            replies.append(
-                Reply(
-                    headline=f"You named {len(path_words)} files: I read only the first {MAX_PICTURES_PER_LINE}.",
-                    details=(f"Send the others in another line, up to {MAX_PICTURES_PER_LINE} at a time.",),
-                )
-            )
-        return replies
-
-    def _picture(self, word: str) -> Picture:
-        path = expand_home(word)
-        name = printable_path(path.name)
-        try:
-            return Picture(read_picture_file(path, self.service.recognizer.limits.max_bytes), name)
-        except DigitBotError as error:
-            return Picture.refused(error, name)
+        return self.service.read_files([expand_home(word) for word in path_words])
 
     def _answer_anything(self, line: str) -> list[Reply]:
         """The one place a bug of ours meets the chat: logged for us, an apology for the user, and the chat goes on."""

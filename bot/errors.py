@@ -37,11 +37,20 @@ class NoPicture(DigitBotError):
 
 
 class SlowDown(DigitBotError):
-    """The same user asked again before their cooldown ended."""
+    """The same user asked again while a request of theirs was already waiting for their cooldown to end."""
 
-    def __init__(self, retry_after_seconds: float) -> None:
+    def __init__(self, retry_after_seconds: float, *, notify: bool = True) -> None:
         super().__init__(f"retry after {retry_after_seconds:.1f} s")
         self.retry_after_seconds = retry_after_seconds
+        self.notify = notify  # only the first refusal in a cooldown window is answered, so spam gets one notice
+
+
+class Busy(DigitBotError):
+    """The bot is already reading as many pictures as it allows itself at once."""
+
+
+class ShuttingDown(DigitBotError):
+    """The bot is stopping (a restart or an update) and takes no new work."""
 
 
 class UnreadableFile(DigitBotError):

@@ -1,22 +1,39 @@
-"""The platform-free core every front end talks to: pictures in, replies out, off the event loop."""
+"""The platform-free core every front end talks to: a request's files in, replies out, within the bot's limits.
+Checks before a download, cooldowns, the global caps, reading off the event loop, and a clean stop live here."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import mimetypes
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import DigitBotError, ImageTooLarge, NoPicture, UnreadableFile
+from bot.errors import (
+    Busy,
+    DigitBotError,
+    DownloadFailed,
+    ImageTooLarge,
+    NoPicture,
+    NotAnImage,
+    ShuttingDown,
+    SlowDown,
+)
 from bot.imaging import ImageLimits
+from bot.limits import UserCooldowns, WorkLimits
+from bot.local_files import printable_path, read_picture_file
+from bot.metrics import ServiceMetrics
 from bot.recognizer import Prediction, Recognizer
-from bot.replies import Reply, error_reply, help_reply, prediction_reply, stats_reply
+from bot.replies import Reply, error_reply, help_reply, prediction_reply, stats_reply, unexpected_error_reply
 from bot.settings import Settings
 from bot.stats import LiveStats, ModelCard
 
 log = logging.getLogger(__name__)
+
+MAX_PICTURES_PER_REQUEST = 10  # as many as one Discord message carries; more are named in the answer, not read
 
 
 @dataclass(frozen=True)
@@ -29,40 +46,127 @@ class Picture:
 
     @classmethod
     def refused(cls, error: DigitBotError, name: str | None) -> Picture:
-        return cls(b"", name, error)
+        return cls(b"", name, error.with_traceback(None))  # a traceback would keep the refused bytes' frames alive
 
     @classmethod
     def from_file(cls, path: Path, limits: ImageLimits) -> Picture:
-        """A local file's bytes; a file over the byte limit is refused before it is read."""
+        """A local file's bytes; anything but a regular file within the byte limit is refused before it is read."""
+        name = printable_path(path.name)
         try:
-            size = path.stat().st_size
-            if size > limits.max_bytes:
-                return cls.refused(ImageTooLarge(f"{path} has {size} bytes", limit_bytes=limits.max_bytes), path.name)
-            with path.open("rb") as file:
-                return cls(file.read(limits.max_bytes + 1), path.name)
-        except FileNotFoundError:
-            problem = f"There is no file {path}."
-        except IsADirectoryError:
-            problem = f"{path} is a folder, not a picture file."
-        except OSError as error:
-            problem = f"{path}: {error.strerror or error}."
-        return cls.refused(UnreadableFile(problem), path.name)
+            return cls(read_picture_file(path, limits.max_bytes), name)
+        except DigitBotError as refusal:  # UnreadableFile or ImageTooLarge
+            return cls.refused(refusal, name)
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file a user posted, as the chat platform describes it before anything is downloaded."""
+
+    name: str | None
+    declared_size: int | None  # what the platform says: enough to refuse early, never trusted to read
+    content_type: str | None
+    fetch: Callable[[int], Awaitable[bytes]]  # the bytes, at most the given size, else ImageTooLarge
+
+    @property
+    def media_type(self) -> str | None:
+        """The declared type, or the one the file name suggests; None when neither says."""
+        if self.content_type:
+            return self.content_type.split(";")[0].strip().lower()
+        return mimetypes.guess_type(self.name or "")[0]
+
+
+@dataclass(frozen=True)
+class Request:
+    """Someone asking for their pictures to be read."""
+
+    user: Hashable  # whose cooldown this request takes
+    platform: str  # for the logs and metrics: "discord", "telegram", …
+    files: Sequence[IncomingFile]
+    automatic: bool = False  # posted without a command (a DM, an auto-read channel): only pictures get answers
+    always_answer: bool = False  # e.g. a slash command, whose "thinking…" must end in an answer even for spam
 
 
 class DigitService:
-    """The recognizer, its live statistics, and a bounded pool of worker threads to run it in."""
+    """The recognizer, its statistics and limits, and a bounded pool of worker threads to run it in."""
 
-    def __init__(self, recognizer: Recognizer, *, max_concurrent_reads: int = 2) -> None:
+    def __init__(self, recognizer: Recognizer, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        self.settings = settings
         self.recognizer = recognizer
         self.model_card = ModelCard.for_model(recognizer.model_path)
         self.live = LiveStats()
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrent_reads, thread_name_prefix="digit-reader")
+        self.cooldowns = UserCooldowns(settings.user_cooldown_seconds)
+        self.limits = WorkLimits(
+            max_pictures=settings.max_pictures_in_progress,
+            max_bytes=settings.max_bytes_in_progress,
+            max_image_bytes=recognizer.limits.max_bytes,
+        )
+        self.metrics = ServiceMetrics(pictures_in_progress=lambda: self.limits.pictures_in_progress)
+        self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent_reads, thread_name_prefix="digit-reader")
+        self._stopping = asyncio.Event()
+        self._requests_in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DigitService:
-        return cls(Recognizer.from_settings(settings), max_concurrent_reads=settings.max_concurrent_reads)
+        return cls(Recognizer.from_settings(settings), settings)
 
-    def read_now(self, pictures: Sequence[Picture]) -> list[Reply]:
+    async def handle(self, request: Request, send: Callable[[list[Reply]], Awaitable[None]]) -> None:
+        """Answers `request` and sends the replies; a stop waits for this (up to its grace period)."""
+        self._requests_in_flight += 1
+        self._idle.clear()
+        try:
+            replies = await self.answer(request)
+            if replies:
+                await send(replies)
+        finally:
+            self._requests_in_flight -= 1
+            if not self._requests_in_flight:
+                self._idle.set()
+
+    async def answer(self, request: Request) -> list[Reply]:
+        """One reply per file, in order; an empty list when staying quiet is kinder (spam, a PDF in a channel)."""
+        files = list(request.files)
+        if request.automatic:
+            files = [file for file in files if _may_be_picture(file)]
+            if not files:
+                return []
+        if self._stopping.is_set():
+            return [self._refusal_reply(ShuttingDown("the bot is stopping"), request.platform)]
+        if not files:
+            return [self._refusal_reply(NoPicture("no picture was sent"), request.platform)]
+        try:
+            wait_seconds = self.cooldowns.take_turn(request.user)
+        except SlowDown as refusal:
+            quiet = not refusal.notify and not request.always_answer
+            return [] if quiet else [self._refusal_reply(refusal, request.platform)]
+        if wait_seconds:
+            try:
+                await self._sleep_unless_stopping(wait_seconds)
+            finally:
+                self.cooldowns.turn_started(request.user)
+        files = files[:MAX_PICTURES_PER_REQUEST]
+        refusals = [self._refusal_before_download(file) for file in files]
+        admitted = refusals.count(None)
+        try:
+            self.limits.admit(admitted)
+        except Busy as busy:
+            return [self._refusal_reply(busy, request.platform)]
+        try:
+            replies = await asyncio.gather(
+                *(
+                    self._fetch_and_read(file, request.platform)
+                    if refusal is None
+                    else self._refused(refusal, request.platform, file.name)
+                    for file, refusal in zip(files, refusals, strict=True)
+                )
+            )
+        finally:
+            self.limits.release(admitted)
+        return [*replies, *_unread_files_note(len(request.files))]
+
+    def read_now(self, pictures: Sequence[Picture], platform: str = "console") -> list[Reply]:
         """One reply per picture, in order, read in the calling thread: for the console and the command line.
 
         The pictures that were not refused go to the model as one batch.
@@ -71,18 +175,12 @@ class DigitService:
             return [error_reply(NoPicture("no picture was sent"))]
         readable = [picture for picture in pictures if picture.refusal is None]
         results = iter(self.recognizer.read_many([picture.data for picture in readable]))
-        return [self._reply(picture, picture.refusal or next(results)) for picture in pictures]
+        return [self._reply(picture, picture.refusal or next(results), platform) for picture in pictures]
 
     def read_files(self, paths: Sequence[Path]) -> list[Reply]:
-        """Reads local picture files in the calling thread: for the console."""
-        return self.read_now([Picture.from_file(path, self.recognizer.limits) for path in paths])
-
-    async def read(self, pictures: Sequence[Picture]) -> list[Reply]:
-        """Reads in the worker pool, so the event loop keeps answering while the model works.
-
-        The pool's queue bounds the work: at most `max_concurrent_reads` batches run at once, the rest wait.
-        """
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.read_now, pictures)
+        """Reads local picture files in the calling thread, as many as one request may hold: for the console."""
+        pictures = [Picture.from_file(path, self.recognizer.limits) for path in paths[:MAX_PICTURES_PER_REQUEST]]
+        return self.read_now(pictures) + _unread_files_note(len(paths))
 
     def stats(self) -> Reply:
         return stats_reply(self.model_card, self.live)
@@ -91,12 +189,94 @@ class DigitService:
     def help(command_lines: Sequence[str]) -> Reply:
         return help_reply(command_lines)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def stop(self, grace_seconds: float | None = None) -> int:
+        """Takes no new work and waits up to the grace period for requests in flight; returns how many remain."""
+        self._stopping.set()
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+        return self._requests_in_flight
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _reply(self, picture: Picture, result: Prediction | DigitBotError) -> Reply:
+    def _refusal_before_download(self, file: IncomingFile) -> DigitBotError | None:
+        """Type first, then the declared size: a big video is not a picture, whatever its size."""
+        media_type = file.media_type
+        if media_type is not None and not media_type.startswith("image/"):
+            return NotAnImage(f"{file.name} is {media_type}")
+        limit = self.recognizer.limits.max_bytes
+        if file.declared_size is not None and file.declared_size > limit:
+            return ImageTooLarge(f"{file.name} has {file.declared_size} bytes", limit_bytes=limit)
+        return None
+
+    async def _fetch_and_read(self, file: IncomingFile, platform: str) -> Reply:
+        """Downloads and reads one picture while holding its share of the byte budget, then lets go of its bytes."""
+        async with self.limits.bytes_reserved():
+            try:
+                async with asyncio.timeout(self.settings.download_timeout_seconds):
+                    picture = Picture(await file.fetch(self.recognizer.limits.max_bytes), file.name)
+            except TimeoutError:
+                log.warning("%s: a download took over %.0f s", platform, self.settings.download_timeout_seconds)
+                picture = Picture.refused(DownloadFailed(f"{file.name} took too long"), file.name)
+            except DigitBotError as refusal:
+                picture = Picture.refused(refusal, file.name)
+            except Exception:
+                log.exception("%s: unexpected error while downloading a picture", platform)
+                self.metrics.count_error("Unexpected", platform)
+                return unexpected_error_reply()
+            loop = asyncio.get_running_loop()
+            (reply,) = await loop.run_in_executor(self._pool, self.read_now, [picture], platform)
+            return reply
+
+    def _reply(self, picture: Picture, result: Prediction | DigitBotError, platform: str) -> Reply:
         if isinstance(result, DigitBotError):
-            log.info("could not read %s: %s: %s", picture.name, type(result).__name__, result)
-            return error_reply(result, picture.name)
+            return self._refusal_reply(result, platform, picture.name)
         self.live.record(result.timings.total_ms)
+        self.metrics.count_read(platform, result.timings.total_ms)
+        log.info(
+            "%s: read %d, %.1f%% sure, %.1f ms",
+            platform,
+            result.digit,
+            result.confidence * 100,
+            result.timings.total_ms,
+        )
         return prediction_reply(result, picture.name)
+
+    def _refusal_reply(self, error: DigitBotError, platform: str, name: str | None = None) -> Reply:
+        kind = type(error).__name__
+        self.metrics.count_error(kind, platform)
+        log.info("%s: answered %s", platform, kind)
+        return error_reply(error, name)
+
+    async def _refused(self, error: DigitBotError, platform: str, name: str | None) -> Reply:
+        return self._refusal_reply(error, platform, name)
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        """Waits out a cooldown, but not past a stop: a request already accepted is answered before exit."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+
+
+def _unread_files_note(files_sent: int) -> list[Reply]:
+    """A last reply when more files came than one request reads, so none is ignored without a word."""
+    if files_sent <= MAX_PICTURES_PER_REQUEST:
+        return []
+    return [
+        Reply(
+            headline=f"You sent {files_sent} files: I read only the first {MAX_PICTURES_PER_REQUEST}.",
+            details=(f"Send the others again, up to {MAX_PICTURES_PER_REQUEST} at a time.",),
+        )
+    ]
+
+
+def _may_be_picture(file: IncomingFile) -> bool:
+    """In a chat where every post is read, only pictures are the bot's business: a PDF or a video is not."""
+    media_type = file.media_type
+    return media_type is None or media_type.startswith("image/")

@@ -1,20 +1,29 @@
-"""Every setting of the bot, read once from the environment (and `.env`) and checked at start-up."""
+"""The core's settings, read once from the environment (and `.env` in the working directory) and checked at start-up.
+Each chat platform reads its own settings with the same `SettingsReader`, so every mistake is reported at once."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "digits.tflite"
-DISCORD_API_BASE = "https://discord.com/api/v10"
-DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+PACKAGE_DIR = Path(__file__).resolve().parent
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
+
+
+def shipped_model_dir() -> Path:
+    """Where the shipped model lies: inside the installed package, or `models/` in a source checkout."""
+    packaged = PACKAGE_DIR / "models"
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / "models"
+
+
+DEFAULT_MODEL_PATH = shipped_model_dir() / "digits.tflite"
 
 
 class SettingsError(Exception):
@@ -27,68 +36,83 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    discord_token: str | None = field(default=None, repr=False)  # never in logs or reprs
-    command_prefix: str = "!"
+    """What the platform-free core needs: the model, the limits on what it reads, and how it runs."""
+
     model_path: Path = DEFAULT_MODEL_PATH
-    auto_predict_channels: frozenset[int] = frozenset()
-    dev_guild_id: int | None = None
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     confidence_threshold: float = 0.7
     log_level: str = "INFO"
-    discord_api_base: str = DISCORD_API_BASE
-    discord_gateway_url: str = DISCORD_GATEWAY_URL
     max_concurrent_reads: int = 2
     user_cooldown_seconds: float = 1.0
     download_timeout_seconds: float = 15.0
+    max_pictures_in_progress: int = 40
+    max_bytes_in_progress: int = 64 * 1024 * 1024
+    shutdown_grace_seconds: float = 5.0
+    metrics_port: int | None = None  # None: no /healthz or /metrics server
+    metrics_host: str = "127.0.0.1"
+
+
+def read_environment(dotenv_path: Path | None = None) -> Mapping[str, str]:
+    """The process environment after loading `.env` from the working directory; the environment wins."""
+    from dotenv import load_dotenv
+
+    load_dotenv(dotenv_path or Path.cwd() / ".env", override=False)
+    return os.environ
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path | None = None) -> Settings:
-    """Settings from `environ` (default: the process environment after loading `.env`).
+    """The core's settings from `environ` (default: the process environment after loading `.env`).
 
     Raises SettingsError listing every mistake at once, so a user fixes them in one go.
     """
-    if environ is None:
-        from dotenv import load_dotenv
+    reader = SettingsReader(read_environment(dotenv_path) if environ is None else environ)
+    settings = read_core_settings(reader)
+    reader.raise_problems()
+    return settings
 
-        load_dotenv(dotenv_path or PROJECT_ROOT / ".env", override=False)
-        environ = os.environ
-    reader = _Reader(environ)
+
+def read_core_settings(reader: SettingsReader) -> Settings:
     defaults = Settings()
     settings = Settings(
-        discord_token=reader.text("DISCORD_TOKEN"),
-        command_prefix=reader.text("COMMAND_PREFIX") or defaults.command_prefix,
         model_path=reader.value("MODEL_PATH", _existing_model_path, defaults.model_path),
-        auto_predict_channels=reader.value("AUTO_PREDICT_CHANNELS", _snowflake_set, frozenset()),
-        dev_guild_id=reader.value("DEV_GUILD_ID", _snowflake, None),
-        max_image_bytes=reader.value("MAX_IMAGE_BYTES", _positive_int, defaults.max_image_bytes),
-        max_image_pixels=reader.value("MAX_IMAGE_PIXELS", _positive_int, defaults.max_image_pixels),
+        max_image_bytes=reader.value("MAX_IMAGE_BYTES", positive_int, defaults.max_image_bytes),
+        max_image_pixels=reader.value("MAX_IMAGE_PIXELS", positive_int, defaults.max_image_pixels),
         confidence_threshold=reader.value("CONFIDENCE_THRESHOLD", _probability, defaults.confidence_threshold),
         log_level=reader.value("LOG_LEVEL", _log_level, defaults.log_level),
-        discord_api_base=reader.value("DISCORD_API_BASE", _http_url, defaults.discord_api_base),
-        discord_gateway_url=reader.value("DISCORD_GATEWAY_URL", _websocket_url, defaults.discord_gateway_url),
-        max_concurrent_reads=reader.value("MAX_CONCURRENT_READS", _positive_int, defaults.max_concurrent_reads),
-        user_cooldown_seconds=reader.value(
-            "USER_COOLDOWN_SECONDS", _non_negative_float, defaults.user_cooldown_seconds
-        ),
+        max_concurrent_reads=reader.value("MAX_CONCURRENT_READS", positive_int, defaults.max_concurrent_reads),
+        user_cooldown_seconds=reader.value("USER_COOLDOWN_SECONDS", non_negative_float, defaults.user_cooldown_seconds),
         download_timeout_seconds=reader.value(
-            "DOWNLOAD_TIMEOUT_SECONDS", _positive_float, defaults.download_timeout_seconds
+            "DOWNLOAD_TIMEOUT_SECONDS", positive_float, defaults.download_timeout_seconds
         ),
+        max_pictures_in_progress=reader.value(
+            "MAX_PICTURES_IN_PROGRESS", positive_int, defaults.max_pictures_in_progress
+        ),
+        max_bytes_in_progress=reader.value("MAX_BYTES_IN_PROGRESS", positive_int, defaults.max_bytes_in_progress),
+        shutdown_grace_seconds=reader.value(
+            "SHUTDOWN_GRACE_SECONDS", non_negative_float, defaults.shutdown_grace_seconds
+        ),
+        metrics_port=reader.value("METRICS_PORT", _port, None),
+        metrics_host=reader.text("METRICS_HOST") or defaults.metrics_host,
     )
     if not settings.model_path.is_file() and "MODEL_PATH" not in reader.problem_names:
         reader.problems.append(
             f"MODEL_PATH: no model file at {settings.model_path} (train one with `python -m model_training`)"
         )
-    if reader.problems:
-        raise SettingsError(reader.problems)
+    if settings.max_bytes_in_progress < settings.max_image_bytes:
+        reader.problems.append(
+            f"MAX_BYTES_IN_PROGRESS: must be at least MAX_IMAGE_BYTES ({settings.max_image_bytes}), "
+            f"or no picture could ever be read (got {settings.max_bytes_in_progress})"
+        )
     return settings
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+    """One plain line per event on stderr: no colours, which journald and `docker logs` would show as codes."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
 
 
-class _Reader:
+class SettingsReader:
     """Reads variables, collecting a line per mistake instead of stopping at the first."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
@@ -110,8 +134,12 @@ class _Reader:
             self.problem_names.add(name)
             return default
 
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise SettingsError(self.problems)
 
-def _positive_int(raw: str) -> int:
+
+def positive_int(raw: str) -> int:
     try:
         value = int(raw.replace("_", ""))
     except ValueError:
@@ -121,14 +149,14 @@ def _positive_int(raw: str) -> int:
     return value
 
 
-def _positive_float(raw: str) -> float:
-    value = _non_negative_float(raw)
+def positive_float(raw: str) -> float:
+    value = non_negative_float(raw)
     if value == 0:
         raise ValueError("must be more than 0")
     return value
 
 
-def _non_negative_float(raw: str) -> float:
+def non_negative_float(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -138,27 +166,31 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
+def http_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return raw.rstrip("/")
+
+
 def _probability(raw: str) -> float:
-    value = _non_negative_float(raw)
+    value = non_negative_float(raw)
     if value > 1:
         raise ValueError("must be between 0 and 1, e.g. 0.7 for 70%")
     return value
 
 
-def _snowflake(raw: str) -> int:
-    if not raw.isdigit():
-        raise ValueError("must be a Discord id (digits only; right-click → Copy ID in developer mode)")
-    return int(raw)
-
-
-def _snowflake_set(raw: str) -> frozenset[int]:
-    return frozenset(_snowflake(part.strip()) for part in raw.split(",") if part.strip())
+def _port(raw: str) -> int:
+    value = positive_int(raw)
+    if value > 65535:
+        raise ValueError("must be a TCP port, 1 to 65535")
+    return value
 
 
 def _existing_model_path(raw: str) -> Path:
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = PROJECT_ROOT / path
+    try:
+        path = Path(raw).expanduser().resolve()
+    except (RuntimeError, OSError, ValueError):
+        raise ValueError("is not a path this machine can open") from None
     if not path.is_file():
         raise ValueError(f"no model file at {path}")
     return path
@@ -168,15 +200,3 @@ def _log_level(raw: str) -> str:
     if raw.upper() not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
     return raw.upper()
-
-
-def _http_url(raw: str) -> str:
-    if not raw.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
-    return raw.rstrip("/")
-
-
-def _websocket_url(raw: str) -> str:
-    if not raw.startswith(("ws://", "wss://")):
-        raise ValueError("must start with ws:// or wss://")
-    return raw

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 import numpy as np
 
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# The team's offline data (MNIST, real photos for measuring only), beside the repository unless told otherwise.
+SHARED_DATA = Path(os.environ.get("DIGIT_BOT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+MNIST_NPZ = Path(os.environ.get("MNIST_NPZ", SHARED_DATA / "mnist.npz"))
+REAL_PHOTOS = SHARED_DATA / "real-photos"
 
 
 class MnistDataError(Exception):

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from bot.settings import DEFAULT_MODEL_PATH, PROJECT_ROOT
-
-SHARED_DATA = Path(os.environ.get("DIGIT_BOT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
-MNIST_NPZ = Path(os.environ.get("MNIST_NPZ", SHARED_DATA / "mnist.npz"))
-REAL_PHOTOS = SHARED_DATA / "real-photos"
+from bot.settings import DEFAULT_MODEL_PATH
+from model_training.data import MNIST_NPZ
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,9 @@ from PIL import Image
 
 from bot.console import ConsoleChat
 from bot.service import DigitService
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_bot(*args: str, stdin: str = "", model_path=None) -> subprocess.CompletedProcess:

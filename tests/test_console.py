@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bot.console import MAX_LINE_CHARACTERS, MAX_PICTURES_PER_LINE, ConsoleChat
+from bot.console import MAX_LINE_CHARACTERS, ConsoleChat
 from bot.replies import Reply
-from bot.service import DigitService
+from bot.service import MAX_PICTURES_PER_REQUEST, DigitService
 from tests.deadline import fails_instead_of_hanging
 
 DIDNT_GET_IT = "I didn't get that. Type !help to see what I can do."
@@ -112,9 +112,9 @@ def test_a_line_over_the_limit_is_refused_without_being_parsed(chat):
 def test_only_the_first_ten_pictures_of_a_line_are_read(chat, service, odd_files):
     before = service.live.pictures_read
     replies = chat.answer(" ".join([odd_files["picture"]] * 12))
-    assert [reply.headline[0] for reply in replies[:-1]] == ["7"] * MAX_PICTURES_PER_LINE
-    assert replies[-1].headline == "You named 12 files: I read only the first 10."
-    assert service.live.pictures_read == before + MAX_PICTURES_PER_LINE
+    assert [reply.headline[0] for reply in replies[:-1]] == ["7"] * MAX_PICTURES_PER_REQUEST
+    assert replies[-1].headline == "You sent 12 files: I read only the first 10."
+    assert service.live.pictures_read == before + MAX_PICTURES_PER_REQUEST
 
 
 def test_quotes_whitespace_and_control_characters_are_answered(chat, odd_files):
@@ -148,7 +148,7 @@ def test_any_line_gets_replies_and_never_an_exception(chat, odd_files, line):
     with fails_instead_of_hanging(30):
         replies = chat.answer(line)
     assert isinstance(replies, list) and all(isinstance(reply, Reply) for reply in replies)
-    assert len(replies) <= MAX_PICTURES_PER_LINE + 1
+    assert len(replies) <= MAX_PICTURES_PER_REQUEST + 1
     for reply in replies:
         reply.text.encode("utf-8")  # no stray surrogate a terminal could not print
 

@@ -17,12 +17,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.discord_app import DigitBot, run_bot
+from bot.cli import run_discord
+from bot.discord.client import DigitBot
+from bot.discord.settings import DiscordSettings
+from bot.imaging import ImageLimits
 from bot.recognizer import Recognizer
 from bot.service import DigitService
 from bot.settings import Settings
-from tests.chat_pictures import render_chat_picture
-from tests.fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Intent, SentMessage, Upload
+from fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Intent, SentMessage, Upload
+from model_training.chat_pictures import render_chat_picture
 
 MAX_IMAGE_BYTES = 1_000_000
 BURST_USERS = 8
@@ -35,9 +38,19 @@ def model_path(shipped_model_path) -> Path:
     return shipped_model_path
 
 
+def core_settings(model_path: Path, **changes: object) -> Settings:
+    defaults = {"max_image_bytes": MAX_IMAGE_BYTES, "user_cooldown_seconds": 0, "download_timeout_seconds": 0.5}
+    return Settings(model_path=model_path, **{**defaults, **changes})
+
+
+def make_service(settings: Settings) -> DigitService:
+    limits = ImageLimits(max_bytes=settings.max_image_bytes)
+    return DigitService(Recognizer(settings.model_path, limits=limits), settings)
+
+
 @pytest.fixture(scope="module")
 def service(model_path) -> DigitService:
-    service = DigitService(Recognizer(model_path), max_concurrent_reads=2)
+    service = make_service(core_settings(model_path))
     yield service
     service.close()
 
@@ -73,25 +86,21 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-def settings(discord_fake, model_path) -> Settings:
-    return Settings(
-        discord_token=discord_fake.token,
-        model_path=model_path,
+def settings(discord_fake) -> DiscordSettings:
+    return DiscordSettings(
+        token=discord_fake.token,
         auto_predict_channels=frozenset({discord_fake.digits_channel_id}),
         dev_guild_id=discord_fake.guild_id,
-        max_image_bytes=MAX_IMAGE_BYTES,
-        discord_api_base=discord_fake.api_base,
-        discord_gateway_url=discord_fake.gateway_url,
-        user_cooldown_seconds=0,
-        download_timeout_seconds=0.5,
+        api_base=discord_fake.api_base,
+        gateway_url=discord_fake.gateway_url,
     )
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, service: DigitService, fake: FakeDiscord) -> AsyncIterator[DigitBot]:
+async def running_bot(settings: DiscordSettings, service: DigitService, fake: FakeDiscord) -> AsyncIterator[DigitBot]:
     """The bot, connected and holding the guild: what users can talk to (its on_ready waits 2 s more)."""
     bot = DigitBot(settings, service)
-    running = asyncio.create_task(bot.start(settings.discord_token))
+    running = asyncio.create_task(bot.start(settings.token))
     try:
         await fake.wait_until_ready_sent()
         while bot.get_channel(fake.digits_channel_id) is None:
@@ -254,14 +263,30 @@ async def test_a_download_that_hangs_gets_a_friendly_answer(digit_bot, discord_f
     assert "send it again" in answer.text
 
 
-async def test_a_user_asking_again_too_soon_is_asked_to_wait(settings, service, discord_fake, digit_pictures):
+async def test_a_picture_inside_the_cooldown_waits_its_turn_and_spam_gets_one_notice(
+    settings, model_path, discord_fake, digit_pictures
+):
     ed = discord_fake.make_user("ed")
-    async with running_bot(replace(settings, user_cooldown_seconds=30), service, discord_fake):
-        first = await discord_fake.post_message("!predict", author=ed, uploads=[digit_pictures(1)])
-        assert first_digit(await discord_fake.answer_to(first)) == 1
-        again = await discord_fake.post_message("!predict", author=ed, uploads=[digit_pictures(1, nth=1)])
+    slow_service = make_service(core_settings(model_path, user_cooldown_seconds=2))
+    try:
+        async with running_bot(settings, slow_service, discord_fake):
+            posts = [
+                await discord_fake.post_message("!predict", author=ed, uploads=[digit_pictures(1, nth=nth)])
+                for nth in range(5)
+            ]
+            first, waiting = posts[0], posts[1]
+            assert first_digit(await discord_fake.answer_to(first)) == 1
+            notice = await discord_fake.answer_to(posts[2])
+            started = time.perf_counter()
+            assert first_digit(await discord_fake.answer_to(waiting)) == 1, "the second picture is read, not dropped"
+            assert time.perf_counter() - started > 0.5, "after the cooldown"
+            await asyncio.sleep(0.3)
 
-        assert "One moment" in (await discord_fake.answer_to(again)).text
+        assert "One moment" in notice.text
+        answered = {message.reply_to for message in discord_fake.sent}
+        assert answered == {int(post["id"]) for post in posts[:3]}, "one notice, not one per message"
+    finally:
+        slow_service.close()
 
 
 async def test_a_burst_of_40_pictures_from_8_users_is_all_answered_while_heartbeats_stay_prompt(
@@ -325,15 +350,14 @@ async def test_the_token_never_reaches_the_logs(settings, service, discord_fake,
     ],
     ids=["wrong token", "message content intent off"],
 )
-async def test_run_bot_explains_a_refused_start_in_one_line_and_exits_1(settings, fake_options, token, advice, caplog):
+async def test_run_bot_explains_a_refused_start_in_one_line_and_exits_1(
+    settings, model_path, fake_options, token, advice, caplog
+):
     async with FakeDiscord(**fake_options) as fake:
         start_settings = replace(
-            settings,
-            discord_token=token or fake.token,
-            discord_api_base=fake.api_base,
-            discord_gateway_url=fake.gateway_url,
+            settings, token=token or fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url
         )
-        exit_status = await asyncio.to_thread(run_bot, start_settings)
+        exit_status = await asyncio.to_thread(run_discord, core_settings(model_path), start_settings)
 
     assert exit_status == 1
     assert advice in caplog.text

@@ -8,7 +8,7 @@ import io
 import discord
 import pytest
 
-from tests.fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Upload
+from fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Upload
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 
 from bot.errors import BrokenImage, DigitBotError, ImageTooLarge, NoDigitFound, NotAnImage
 from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor
-from tests.chat_pictures import STYLES, render_chat_picture
+from model_training.chat_pictures import STYLES, render_chat_picture
 
 DIGITS_PER_STYLE = 5
 ORIENTATION_TAG = 0x0112

@@ -10,8 +10,8 @@ import pytest
 
 from bot.errors import DigitBotError
 from bot.recognizer import Recognizer
-from tests.chat_pictures import plain_png, real_photo_labels, rendered_examples
-from tests.conftest import REAL_PHOTOS
+from model_training.chat_pictures import plain_png, real_photo_labels, rendered_examples
+from model_training.data import REAL_PHOTOS
 
 RENDERED_PICTURES = 360  # 30 per style: every style, in under a minute
 PLAIN_DIGITS = 2000  # the first 2000 MNIST test digits keep the test fast; benchmarks/accuracy.py runs all 10000

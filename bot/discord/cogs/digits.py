@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_app import Destination, DigitBot, send_replies
-from bot.errors import DownloadFailed, ImageTooLarge, NoPicture, NotAnImage, SlowDown
-from bot.replies import Reply
-from bot.service import Picture
+from bot.discord.client import DigitBot
+from bot.discord.rendering import Destination, send_replies
+from bot.downloads import download_capped
+from bot.service import IncomingFile, Request
 
 log = logging.getLogger(__name__)
-
-MAX_PICTURES = 10  # as many as one Discord message can carry
 
 
 class Digits(commands.Cog):
@@ -26,10 +23,6 @@ class Digits(commands.Cog):
         self.bot = bot
         self.settings = bot.settings
         self.service = bot.service
-        # Keyed by user, so a slash command, a menu and a message share one cooldown.
-        self._cooldowns = commands.CooldownMapping(
-            commands.Cooldown(1, self.settings.user_cooldown_seconds), lambda user: user.id
-        )
         self._read_digit_menu = app_commands.ContextMenu(name="Read digit", callback=self.read_digit)
 
     async def cog_load(self) -> None:
@@ -44,10 +37,13 @@ class Digits(commands.Cog):
         """Read the digit in each attached picture, or in the pictures of the message you reply to."""
         # discord.py puts `/predict`'s image in ctx.message.attachments too, next to every picture of `!predict`.
         attachments = ctx.message.attachments or await self._replied_to_attachments(ctx.message)
-        await self._read_and_answer(ctx, ctx.author, attachments)
+        await ctx.defer()  # only does something for /predict: "thinking…" while the picture is fetched
+        await self._read_and_answer(ctx, ctx.author, attachments, automatic=False)
 
     async def read_digit(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        await self._read_and_answer(interaction, interaction.user, message.attachments)
+        # An interaction must be answered within 3 s, a download may take longer: show "thinking…" first.
+        await interaction.response.defer(thinking=True)
+        await self._read_and_answer(interaction, interaction.user, message.attachments, automatic=False)
 
     @commands.hybrid_command(description="The model's test accuracy and what I've read so far")
     async def stats(self, ctx: commands.Context[DigitBot]) -> None:
@@ -70,14 +66,16 @@ class Digits(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        """Pictures posted without a command, in a DM or an auto-read channel, are read as if by `!predict`."""
+        """Pictures posted without a command, in a DM or an auto-read channel, are read; other files are ignored."""
         if message.author.bot or not message.attachments or not self._reads_everything_in(message.channel):
             return
         ctx = await self.bot.get_context(message)
         if ctx.command is not None:
             return  # an explicit command, which the bot runs anyway
-        ctx.command = self.predict
-        await self.bot.invoke(ctx)  # through the command machinery, so errors reach the one error handler
+        try:
+            await self._read_and_answer(ctx, message.author, message.attachments, automatic=True)
+        except Exception as error:  # as a command's would, so every failure meets the one error handler
+            await self.bot.answer_error(ctx, error)
 
     def _reads_everything_in(self, channel: discord.abc.Messageable) -> bool:
         auto_read = self.settings.auto_predict_channels
@@ -96,37 +94,26 @@ class Digits(commands.Cog):
         return replied.attachments
 
     async def _read_and_answer(
-        self, destination: Destination, requester: discord.abc.User, attachments: Sequence[discord.Attachment]
+        self,
+        destination: Destination,
+        requester: discord.abc.User,
+        attachments: Sequence[discord.Attachment],
+        *,
+        automatic: bool,
     ) -> None:
-        if not attachments:
-            raise NoPicture("no picture attached, and none on a replied-to message")
-        retry_after = self._cooldowns.get_bucket(requester).update_rate_limit()
-        if retry_after:
-            raise SlowDown(retry_after)
-        # An interaction must be answered within 3 s, a download may take longer: show "thinking…" first.
-        if isinstance(destination, discord.Interaction):
-            await destination.response.defer(thinking=True)
-        else:
-            await destination.defer()  # only does something for /predict
-        await send_replies(destination, await self._read(attachments[:MAX_PICTURES]))
+        request = Request(
+            user=("discord", requester.id),
+            platform="discord",
+            files=[self._incoming(attachment) for attachment in attachments],
+            automatic=automatic,
+            always_answer=isinstance(destination, discord.Interaction) or destination.interaction is not None,
+        )
+        await self.service.handle(request, functools.partial(send_replies, destination))
 
-    async def _read(self, attachments: Sequence[discord.Attachment]) -> list[Reply]:
-        """One reply per attachment, in order; a picture that can't be fetched gets its reason, not a failure."""
-        return await self.service.read(await asyncio.gather(*(self._fetch(attachment) for attachment in attachments)))
-
-    async def _fetch(self, attachment: discord.Attachment) -> Picture:
-        """The attachment's bytes, refused from what Discord says about it before anything is downloaded."""
-        limit, name = self.settings.max_image_bytes, attachment.filename
-        if attachment.size > limit:
-            return Picture.refused(ImageTooLarge(f"{name} has {attachment.size} bytes", limit_bytes=limit), name)
-        if attachment.content_type and not attachment.content_type.startswith("image/"):
-            return Picture.refused(NotAnImage(f"{name} is {attachment.content_type}"), name)
-        try:
-            async with asyncio.timeout(self.settings.download_timeout_seconds):
-                return Picture(await attachment.read(), name)
-        except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as error:
-            log.warning("Could not download %s: %r", name, error)
-            return Picture.refused(DownloadFailed(f"{name} was not downloaded: {error!r}"), name)
+    def _incoming(self, attachment: discord.Attachment) -> IncomingFile:
+        assert self.bot.downloads is not None, "setup_hook opens the download session"
+        fetch = functools.partial(download_capped, self.bot.downloads, attachment.url, name=attachment.filename)
+        return IncomingFile(attachment.filename, attachment.size, attachment.content_type, fetch)
 
 
 async def setup(bot: DigitBot) -> None:

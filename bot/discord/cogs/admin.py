@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from discord.ext import commands
 
-from bot.discord_app import DigitBot, send_replies
+from bot.discord.client import DigitBot
+from bot.discord.rendering import send_replies
 from bot.replies import Reply
 
 
