@@ -17,7 +17,7 @@ FORGET_USERS_AFTER = 1000  # requests between two sweeps of users whose cooldown
 class _UserTurns:
     next_free: float  # when this user's next request may start
     waiting: bool = False  # a request of theirs is waiting for `next_free`
-    notified_until: float = 0.0  # the end of the cooldown window already told "one moment"
+    notified_until: float = 0.0  # until then, "one moment" has been said: no second notice
 
 
 class UserCooldowns:
@@ -44,7 +44,7 @@ class UserCooldowns:
         if turns.waiting:
             notify = turns.notified_until <= now
             if notify:
-                turns.notified_until = turns.next_free
+                turns.notified_until = now + self.seconds
             raise SlowDown(turns.next_free - now, notify=notify)
         turns.waiting = True
         wait = turns.next_free - now

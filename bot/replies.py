@@ -12,12 +12,14 @@ from PIL import Image
 
 from bot.errors import (
     BrokenImage,
+    Busy,
     DigitBotError,
     DownloadFailed,
     ImageTooLarge,
     NoDigitFound,
     NoPicture,
     NotAnImage,
+    ShuttingDown,
     SlowDown,
     UnreadableFile,
 )
@@ -108,6 +110,10 @@ def _error_words(error: DigitBotError) -> tuple[str, str]:
         return "I can't open that file.", str(error)
     if isinstance(error, SlowDown):
         return "One moment, please.", f"You can send another picture in {math.ceil(error.retry_after_seconds)} s."
+    if isinstance(error, Busy):
+        return "I'm busy reading other pictures right now.", "Please try again in a moment."
+    if isinstance(error, ShuttingDown):
+        return "I'm restarting right now.", "Please send it again in a minute."
     return "I couldn't read that.", str(error)
 
 
