@@ -127,6 +127,7 @@ def test_an_unreachable_discord_is_one_clear_line_and_exit_1(monkeypatch):
     assert result.returncode == 1
     assert "Could not reach Discord at http://127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr and "a-token" not in result.stderr
+    assert "\x1b[" not in result.stderr, "no colour codes when the log is not a terminal (journald, docker logs)"
 
 
 def test_without_a_token_the_bot_starts_the_console_chat(digit_pictures):
