@@ -7,7 +7,9 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageMode, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
+from PIL.TiffImagePlugin import TiffImageFile
 
 from bot.errors import BrokenImage, DigitBotError, ImageTooLarge, NoDigitFound, NotAnImage
 
@@ -41,6 +43,16 @@ BORDER_BAND = 0.15  # of the picture's longest side: a mark lying within it alon
 FLAT_TOLERANCE = 2.0  # grey levels: a page this even is a digital drawing, not a photo
 FAINT_INK = 0.3  # of the digit's contrast: fainter pixels in its box are page
 DRAFT_FORMATS = ("JPEG", "MPO")  # decoded at 1/2, 1/4 or 1/8 size straight from the compressed data
+# The most memory one decode may take, estimated from the header: what the largest picture we already read takes
+# (a 16 MP RGB PNG; Pillow keeps 4 bytes a pixel). Measured just within it, every costly kind peaks at +63-68 MB of
+# RSS; progressive JPEGs, which cannot be drafted smaller, take 75-100 ms (4:2:0 colour up to 22 MP, greyscale up
+# to 33 MP), where a 50 MP one took 150 MB and 200 ms. See benchmarks/hostile_pictures.py.
+DECODE_BUDGET_BYTES = 64 * 1024 * 1024
+JPEG_BLOCK_BYTES = 64 * 2  # one 8×8 block of 16-bit DCT coefficients
+# What a decoder holds besides the picture itself, per pixel: libwebp keeps the frame on two canvases of its own
+# and hands Pillow a third copy (a 16 MP WebP took 250 MB).
+DECODER_BYTES_PER_PIXEL = {"WEBP": 12}
+TIFF_BITS_PER_SAMPLE, TIFF_ROWS_PER_STRIP, TIFF_TILE_WIDTH, TIFF_TILE_LENGTH = 258, 278, 322, 323
 MNIST_BOX = 20
 MNIST_SIDE = 28
 FRAMING_SIDE = 4 * MNIST_BOX  # the digit is cut out and thickened at this size, then averaged down to MNIST_BOX
@@ -54,8 +66,9 @@ class ImageLimits:
 
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 50_000_000
-    # Only JPEG decodes at reduced size; other formats exist whole in memory while read (16 MP RGB: 48 MB).
+    # Only JPEG decodes at reduced size; other formats exist whole in memory while read, and take time in proportion.
     max_full_size_pixels: int = 16_000_000
+    max_decode_bytes: int = DECODE_BUDGET_BYTES
 
 
 def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
@@ -69,20 +82,14 @@ def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
         raise NotAnImage("the file is empty")
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-        width, height = image.size
-        pixel_limit = limits.max_pixels
-        if image.format not in DRAFT_FORMATS:
-            pixel_limit = min(pixel_limit, limits.max_full_size_pixels)
-        if width * height > pixel_limit:
-            raise ImageTooLarge(f"the picture is over {pixel_limit} pixels", limit_pixels=pixel_limit)
-        if width == 0 or height == 0:
-            raise BrokenImage("the picture has no pixels")
+        _refuse_costly(image, data, limits)
         orientation = _orientation(image)
         if image.format in DRAFT_FORMATS:
             # Decodes at 1/2, 1/4 or 1/8 scale straight from the DCT: a 12 MP photo never exists at full size.
             image.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
-        image.load()
-        gray = _to_gray(_shrink(_simple_mode(image), DECODED_SIDE))
+        image.load()  # only the first frame: nothing here asks for n_frames or seeks further
+        simple_mode = _simple_mode(image)
+        gray = _to_gray(_shrink(image if image.mode == simple_mode else image.convert(simple_mode), DECODED_SIDE))
     except DigitBotError:
         raise
     except UnidentifiedImageError as error:
@@ -94,6 +101,89 @@ def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
     for transpose in ORIENTATION_TRANSPOSES.get(orientation, ()):
         gray = gray.transpose(transpose)
     return gray
+
+
+def _refuse_costly(image: Image.Image, data: bytes, limits: ImageLimits) -> None:
+    """ImageTooLarge for a picture over the pixel limits, or one whose decode would take more than the memory budget;
+    the limit it names is the size that this kind of picture may have."""
+    width, height = image.size
+    pixel_limit = limits.max_pixels
+    if image.format not in DRAFT_FORMATS:
+        pixel_limit = min(pixel_limit, limits.max_full_size_pixels)
+    if width * height > pixel_limit:
+        raise ImageTooLarge(f"the picture is over {pixel_limit} pixels", limit_pixels=pixel_limit)
+    if width == 0 or height == 0:
+        raise BrokenImage("the picture has no pixels")
+    cost = _decode_bytes(image, data)
+    if cost > limits.max_decode_bytes:
+        raise ImageTooLarge(
+            f"reading this {width}x{height} {image.format} {image.mode} picture would take about "
+            f"{cost / 2**20:.0f} MB, over the {limits.max_decode_bytes / 2**20:.0f} MB budget",
+            limit_pixels=width * height * limits.max_decode_bytes // cost,
+        )
+
+
+def _decode_bytes(image: Image.Image, data: bytes) -> int:
+    """The memory decoding takes at its peak, from the header alone: what the decoder itself holds, the picture as
+    decoded, and the full-size copies on the way to a simple mode (an upper bound: they are added, not overlapped)."""
+    if isinstance(image, JpegImageFile):
+        return _jpeg_coefficient_bytes(image, data)  # the rest is drafted small: a 50 MP photo takes ~1 MB
+    width, height = image.size
+    simple_mode = _simple_mode(image)
+    per_pixel = DECODER_BYTES_PER_PIXEL.get(image.format or "", 0) + _bytes_per_pixel(image.mode)
+    if simple_mode != image.mode:
+        per_pixel += _bytes_per_pixel(simple_mode)
+    if simple_mode == "RGBA":
+        per_pixel += _bytes_per_pixel("RGBa")  # Image.reduce premultiplies the alpha in a copy
+    strip = _tiff_strip_bytes(image) if isinstance(image, TiffImageFile) else 0
+    return width * height * per_pixel + strip
+
+
+def _jpeg_coefficient_bytes(image: JpegImageFile, data: bytes) -> int:
+    """A JPEG whose scans each carry part of the picture (progressive, or one component per scan) keeps all its DCT
+    coefficients in libjpeg until the last scan, at full size whatever scale it is drafted at; else none are kept."""
+    if not image.info.get("progressive") and _first_scan_components(data) >= image.layers:
+        return 0
+    width, height = image.size
+    most_across = max(across for _, across, _, _ in image.layer)
+    most_down = max(down for _, _, down, _ in image.layer)
+    blocks = sum(
+        -(-width * across // (8 * most_across)) * -(-height * down // (8 * most_down))
+        for _, across, down, _ in image.layer
+    )
+    return blocks * JPEG_BLOCK_BYTES
+
+
+def _first_scan_components(data: bytes) -> int:
+    """How many components a JPEG's first scan carries, from its SOS marker (0 if none is found)."""
+    position = 2
+    while 0 <= (position := data.find(b"\xff", position)) < len(data) - 4:
+        if data[position + 1] in (0x00, 0xFF):
+            position += 1  # fill bytes, and stray bytes between markers: Pillow and libjpeg skip them too
+        elif data[position + 1] == 0xDA:
+            return data[position + 4]
+        else:
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    return 0
+
+
+def _tiff_strip_bytes(image: TiffImageFile) -> int:
+    """libtiff inflates a whole strip or tile at a time into a buffer of its own, and one strip may hold every row."""
+    tags = image.tag_v2
+    width, height = image.size
+    if TIFF_TILE_WIDTH in tags:
+        width, rows = tags[TIFF_TILE_WIDTH], tags[TIFF_TILE_LENGTH]
+    else:
+        rows = min(tags.get(TIFF_ROWS_PER_STRIP, height), height)
+    bits = sum(tags.get(TIFF_BITS_PER_SAMPLE, (1,)))
+    return width * rows * -(-bits // 8)
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    """Pillow stores one-band modes packed, and every pixel of a multi-band mode in 4 bytes (RGB too)."""
+    if Image.getmodebands(mode) > 1:
+        return 4
+    return np.dtype(ImageMode.getmode(mode).typestr).itemsize
 
 
 def _orientation(image: Image.Image) -> int:
@@ -111,15 +201,15 @@ def _shrink(image: Image.Image, longest_side: int) -> Image.Image:
     return image.reduce(factor) if factor > 1 else image
 
 
-def _simple_mode(image: Image.Image) -> Image.Image:
-    """One of L, RGB, RGBA, I or F: the modes the rest of decoding knows."""
+def _simple_mode(image: Image.Image) -> str:
+    """The one of L, RGB, RGBA, I or F that the rest of decoding knows, for this picture."""
     if "transparency" in image.info or image.mode in ("LA", "La", "PA", "RGBa"):
-        return image.convert("RGBA")
+        return "RGBA"
     if image.mode.startswith("I;16"):
-        return image.convert("I")
+        return "I"
     if image.mode in ("L", "RGB", "RGBA", "I", "F"):
-        return image
-    return image.convert("L" if image.mode == "1" else "RGB")
+        return image.mode
+    return "L" if image.mode == "1" else "RGB"
 
 
 def _to_gray(image: Image.Image) -> Image.Image:
