@@ -80,24 +80,26 @@ def decode_picture(data: bytes, limits: ImageLimits) -> Image.Image:
         raise ImageTooLarge(f"the file is over {limits.max_bytes} bytes", limit_bytes=limits.max_bytes)
     if not data:
         raise NotAnImage("the file is empty")
-    try:
-        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-        _refuse_costly(image, data, limits)
-        orientation = _orientation(image)
-        if image.format in DRAFT_FORMATS:
-            # Decodes at 1/2, 1/4 or 1/8 scale straight from the DCT: a 12 MP photo never exists at full size.
-            image.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
-        image.load()  # only the first frame: nothing here asks for n_frames or seeks further
-        simple_mode = _simple_mode(image)
-        gray = _to_gray(_shrink(image if image.mode == simple_mode else image.convert(simple_mode), DECODED_SIDE))
-    except DigitBotError:
-        raise
-    except UnidentifiedImageError as error:
-        raise NotAnImage("this is not a PNG, JPEG, WebP, GIF, BMP or TIFF picture") from error
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageTooLarge(str(error), limit_pixels=limits.max_pixels) from error
-    except Exception as error:  # Pillow reports corrupt data with many exception types
-        raise BrokenImage(f"the picture is damaged ({type(error).__name__})") from error
+    # Closed on the way out, so that neither the picture returned nor an error lets the file's bytes live on.
+    with io.BytesIO(data) as file:
+        try:
+            image = Image.open(file, formats=ACCEPTED_FORMATS)
+            _refuse_costly(image, data, limits)
+            orientation = _orientation(image)
+            if image.format in DRAFT_FORMATS:
+                # Decodes at 1/2, 1/4 or 1/8 scale straight from the DCT: a 12 MP photo never exists at full size.
+                image.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
+            image.load()  # only the first frame: nothing here asks for n_frames or seeks further
+            simple_mode = _simple_mode(image)
+            gray = _to_gray(_shrink(image if image.mode == simple_mode else image.convert(simple_mode), DECODED_SIDE))
+        except DigitBotError:
+            raise
+        except UnidentifiedImageError as error:
+            raise NotAnImage("this is not a PNG, JPEG, WebP, GIF, BMP or TIFF picture") from error
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise ImageTooLarge(str(error), limit_pixels=limits.max_pixels) from error
+        except Exception as error:  # Pillow reports corrupt data with many exception types
+            raise BrokenImage(f"the picture is damaged ({type(error).__name__})") from error
     for transpose in ORIENTATION_TRANSPOSES.get(orientation, ()):
         gray = gray.transpose(transpose)
     return gray

@@ -68,7 +68,10 @@ class Recognizer:
         """The digit on one picture; raises a DigitBotError subclass for anything we cannot read."""
         result = self.read_many([data])[0]
         if isinstance(result, DigitBotError):
-            raise result
+            try:
+                raise result
+            finally:
+                del result  # this frame, in the error's traceback, must not refer back to the error: a cycle
         return result
 
     def read_many(self, pictures: Sequence[bytes]) -> list[Prediction | DigitBotError]:
@@ -86,7 +89,7 @@ class Recognizer:
                 tensor = to_mnist_tensor(image)
                 preprocessed = time.perf_counter()
             except DigitBotError as error:
-                results[index] = error
+                results[index] = _without_frames(error)
                 continue
             tensors.append(tensor)
             prepared.append((index, (decoded - started) * 1000, (preprocessed - decoded) * 1000))
@@ -114,3 +117,11 @@ class Recognizer:
             model_input=tensor[:, :, 0],
             timings=timings,
         )
+
+
+def _without_frames(error: DigitBotError) -> DigitBotError:
+    """The error alone, to be kept as a result. Its traceback holds this module's frames, whose locals hold the
+    results (a cycle, freed only by a full garbage collection) and the picture's bytes; the Pillow error it came
+    from holds Pillow's frames and the half-read picture."""
+    error.__cause__ = error.__context__ = None
+    return error.with_traceback(None)

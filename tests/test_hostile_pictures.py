@@ -1,12 +1,14 @@
-"""Hostile pictures: a file cheap to send but costly to decode is refused from its header, and what we do read stays
-within the decode budget (peak memory measured in a fresh process)."""
+"""Hostile pictures: a file cheap to send but costly to decode is refused from its header, what we do read stays
+within the decode budget (peak memory measured in a fresh process), and a refused picture's bytes are freed at once."""
 
 from __future__ import annotations
 
+import gc
 import io
 import struct
 import subprocess
 import sys
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from PIL import GifImagePlugin, Image, ImageDraw, TiffImagePlugin, WebPImagePlugin
 from PIL.JpegImagePlugin import JpegImageFile
 
-from bot.errors import ImageTooLarge
+from bot.errors import DigitBotError, ImageTooLarge
 from bot.imaging import ImageLimits, decode_picture
 from bot.replies import error_reply
 
@@ -235,3 +237,65 @@ def test_only_the_first_frame_of_a_many_frame_picture_is_read(image_format, plug
     monkeypatch.setattr(plugin, "_seek", recording_seek)
     assert recognizer.read(data).digit == 7
     assert set(frames_read) <= {0}  # a seek, or GIF and TIFF counting their frames, would walk the others
+
+
+@pytest.fixture
+def no_garbage_collection():
+    """Only reference counting frees anything: what a cycle keeps alive stays alive, as until a full collection."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+REFUSED: dict[str, Callable[[], bytes]] = {
+    "over the byte limit": lambda: bytes(ImageLimits().max_bytes + 1),
+    "not a picture": lambda: b"Dear bot, here is my digit: 7\n" * 40,
+    "a broken PNG header": lambda: b"\x89PNG\r\n\x1a\n" + bytes(100),
+    "a PNG cut off in its pixels (Pillow raises inside load)": lambda: truncated(
+        encoded(page_with_a_stroke((300, 200)), "PNG")
+    ),
+    "a JPEG cut off in its scan": lambda: truncated(encoded(page_with_a_stroke((300, 200)), "JPEG")),
+    "over the decode budget": lambda: COSTLY["WebP"][0]((4000, 4000)),
+    "a blank page (no digit)": lambda: encoded(Image.new("L", (300, 200), 255), "PNG"),
+}
+
+
+@pytest.mark.parametrize("picture", REFUSED)
+def test_a_refused_picture_kept_as_a_result_holds_no_frames(picture, recognizer, no_garbage_collection):
+    data = REFUSED[picture]()
+    references = sys.getrefcount(data)
+    results = recognizer.read_many([data])
+    error = weakref.ref(results[0])
+    assert isinstance(results[0], DigitBotError)
+    assert results[0].__traceback__ is None and results[0].__cause__ is None and results[0].__context__ is None
+    del results
+    assert error() is None
+    assert sys.getrefcount(data) == references  # no frame, file or picture still refers to the bytes
+
+
+@pytest.mark.parametrize("picture", REFUSED)
+def test_a_refused_picture_raised_by_read_is_freed_with_its_error(picture, recognizer, no_garbage_collection):
+    data = REFUSED[picture]()
+    references = sys.getrefcount(data)
+    try:
+        recognizer.read(data)
+    except DigitBotError as raised:
+        error = weakref.ref(raised)
+    else:
+        pytest.fail("the picture was read")
+    assert error() is None
+    assert sys.getrefcount(data) == references
+
+
+def test_a_decoded_picture_does_not_hold_the_file_bytes():
+    data = encoded(page_with_a_stroke((300, 200), "L"), "PNG")  # read as is: no conversion makes a new picture
+    references = sys.getrefcount(data)
+    picture = decode_picture(data, ImageLimits())
+    assert sys.getrefcount(data) == references
+    assert picture.size == (300, 200)
