@@ -16,7 +16,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum, IntFlag
+from http import HTTPStatus
 from itertools import pairwise
+from socket import SO_SNDBUF, SOL_SOCKET
 from typing import Any, TypeVar
 
 import discord
@@ -36,6 +38,17 @@ MESSAGE_FLAG_EPHEMERAL = 1 << 6
 MESSAGE_FLAG_LOADING = 1 << 7
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STALL_WATCH_SECONDS = 0.01
+CDN_CHUNK_BYTES = 64 * 1024
+ZEROS = bytes(CDN_CHUNK_BYTES)  # one chunk reused, so a 200 MB stream costs the fake 64 KiB
+# Why Discord closes a gateway, as it says in the close frame.
+GATEWAY_CLOSE_REASONS = {
+    4000: "Unknown error.",
+    4004: "Authentication failed.",
+    4010: "Invalid shard.",
+    4011: "Sharding required.",
+    4013: "Invalid intent(s).",
+    4014: "Disallowed intent(s).",
+}
 
 
 class Op(IntEnum):
@@ -85,13 +98,21 @@ class ChannelType(IntEnum):
 
 @dataclass(frozen=True)
 class Upload:
-    """A file a fake user attaches; `declared_size` lets a test claim a size the bytes don't have."""
+    """A file a fake user attaches, and how the CDN serves it.
+
+    `declared_size` lets a test claim a size the bytes don't have; `cdn_status` other than 200 serves that error
+    instead of the file; `served_size` makes the CDN stream that many bytes (the PNG signature, then zeros) in
+    place of `data`, with a Content-Length header unless `chunked`.
+    """
 
     filename: str
     data: bytes
     content_type: str | None = None
     download_delay_seconds: float = 0.0
     declared_size: int | None = None
+    cdn_status: int = 200
+    served_size: int | None = None
+    chunked: bool = False
 
     @classmethod
     def picture(cls, stem: str, data: bytes) -> Upload:
@@ -158,13 +179,48 @@ class CommandSync:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class RateLimitHit:
+    """A message create answered 429 because the channel's send limit was reached."""
+
+    channel_id: int
+    retry_after: float
+
+
+@dataclass(frozen=True)
+class RefusedSend:
+    """A message the bot tried to create that the fake refused (a fault the test set up, or a bad request)."""
+
+    channel_id: int
+    status: int
+    code: int
+
+
+@dataclass(frozen=True)
+class GatewayClose:
+    """How a gateway session ended: `code` is the close code, `by_bot` False when the fake closed it."""
+
+    code: int | None
+    by_bot: bool
+
+
 @dataclass
 class _GatewaySession:
     socket: web.WebSocketResponse
     query: dict[str, str]
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     intents: Intent | None = None  # None until IDENTIFY
+    shard: tuple[int, int] | None = None  # (shard id, shard count) from IDENTIFY, None when not sharded
     sequence: int = 0
+    fake_close_code: int | None = None  # set when the fake closed the session, with the code it sent
+
+
+@dataclass
+class _SendWindow:
+    """One channel's count of message creates in the current rate-limit window."""
+
+    resets_at: float  # time.time(), as Discord's X-RateLimit-Reset
+    count: int = 0
 
 
 class _Snowflakes:
@@ -193,18 +249,49 @@ def _error(status: int, code: int, message: str) -> web.Response:
     return _json({"message": message, "code": code}, status=status)
 
 
+def _status_error(status: int) -> web.Response:
+    """Discord's body for an error with no code of its own, such as a 500."""
+    return _error(status, 0, f"{status}: {HTTPStatus(status).phrase}")
+
+
 class FakeDiscord:
     """One guild with two text channels (#general, #digits), a bot user, and an application owned by `owner`.
 
     `async with FakeDiscord() as discord_fake:` serves it and points discord.py at it. The test side posts
     messages and interactions as users, and reads what the bot did from `sent`, `heartbeats`, `command_syncs`….
+
+    Faults, as Discord shows them: `login_status` answers GET /users/@me with that status; `gateway_close_code`
+    closes each gateway session with that code right after IDENTIFY; `command_sync_status` answers a guild's
+    command sync with it (403 is Discord's "Missing Access"); `send_status` answers every message create (channel
+    message or follow-up) with it; creating a message in one of `forbidden_channels` is "Missing Permissions";
+    `channel_send_limit` (messages, seconds) answers 429 past that many creates per channel per window;
+    `gateway_url_override` is the gateway GET /gateway/bot hands out. All but the first three may change while
+    the fake runs.
     """
 
     def __init__(
-        self, *, token: str = DEFAULT_TOKEN, heartbeat_interval_ms: int = 41_250, message_content_enabled: bool = True
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        heartbeat_interval_ms: int = 41_250,
+        message_content_enabled: bool = True,
+        login_status: int = 200,
+        gateway_close_code: int | None = None,
+        command_sync_status: int = 200,
+        send_status: int = 200,
+        forbidden_channels: set[int] | None = None,
+        channel_send_limit: tuple[int, float] | None = None,
+        gateway_url_override: str | None = None,
     ) -> None:
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.login_status = login_status
+        self.gateway_close_code = gateway_close_code
+        self.command_sync_status = command_sync_status
+        self.send_status = send_status
+        self.forbidden_channels: set[int] = set(forbidden_channels or ())
+        self.channel_send_limit = channel_send_limit
+        self.gateway_url_override = gateway_url_override
         # The application's "Message Content Intent" switch in the Developer Portal.
         self.application_flags = APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED if message_content_enabled else 0
         self._snowflake = _Snowflakes()
@@ -219,9 +306,13 @@ class FakeDiscord:
         self.heartbeats: list[Heartbeat] = []
         self.command_syncs: list[CommandSync] = []
         self.typing_channels: list[int] = []
-        self.downloads: list[str] = []
+        self.downloads: list[str] = []  # the path of every attachment the CDN was asked for
+        self.bytes_served: dict[str, int] = {}  # attachment path → bytes written to the client so far
+        self.rate_limited: list[RateLimitHit] = []
+        self.refused_sends: list[RefusedSend] = []
+        self.gateway_closes: list[GatewayClose] = []
         self.unknown_requests: list[str] = []
-        self.identify: dict[str, Any] | None = None
+        self.identifies: list[dict[str, Any]] = []  # every IDENTIFY, token left out: one per shard
         self.ready_sent_at: float | None = None
 
         self._commands: dict[int | None, list[dict[str, Any]]] = {}
@@ -230,6 +321,7 @@ class FakeDiscord:
         self._dm_channels: dict[int, dict[str, Any]] = {}
         self._interactions: dict[str, dict[str, Any]] = {}
         self._sessions: list[_GatewaySession] = []
+        self._send_windows: dict[int, _SendWindow] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -326,6 +418,7 @@ class FakeDiscord:
         if self._stall_watch is not None:
             self._stall_watch.cancel()
         for session in list(self._sessions):
+            session.fake_close_code = 1001
             await session.socket.close(code=1001, message=b"fake Discord is shutting down")
         if self._runner is not None:
             await self._runner.cleanup()
@@ -336,6 +429,7 @@ class FakeDiscord:
 
     @property
     def gateway_url(self) -> str:
+        """Where the fake's own gateway listens (GET /gateway/bot may hand out `gateway_url_override` instead)."""
         return f"ws://127.0.0.1:{self.port}/gateway"
 
     @property
@@ -378,6 +472,10 @@ class FakeDiscord:
         """The message context-menu command `name` used on the message `target`, as INTERACTION_CREATE."""
         return await self._on_server_loop(self._message_command(name, target, user or self.owner))
 
+    async def delete_message(self, message: dict[str, Any]) -> None:
+        """The author deletes `message`: replies to it can no longer link to it (MESSAGE_DELETE is dispatched)."""
+        await self._on_server_loop(self._delete_message(message))
+
     # ---- test side: observe the bot ------------------------------------------------------------------------
 
     async def wait_for_sent(
@@ -406,6 +504,27 @@ class FakeDiscord:
 
     async def wait_until_ready_sent(self, timeout: float = 10.0) -> None:
         await self._wait_until(lambda: self.ready_sent_at is not None, timeout, "the bot to IDENTIFY")
+
+    async def wait_for_downloads(self, count: int, timeout: float = 10.0) -> None:
+        """Until the CDN was asked for `count` attachments (a delayed one counts from when it was asked)."""
+        await self._wait_until(lambda: len(self.downloads) >= count, timeout, f"{count} CDN download(s)")
+
+    async def wait_for_gateway_closes(self, count: int = 1, timeout: float = 10.0) -> list[GatewayClose]:
+        await self._wait_until(lambda: len(self.gateway_closes) >= count, timeout, f"{count} gateway close(s)")
+        return self.gateway_closes
+
+    async def wait_for_identifies(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        await self._wait_until(lambda: len(self.identifies) >= count, timeout, f"{count} IDENTIFY(s)")
+        return self.identifies
+
+    @property
+    def identify(self) -> dict[str, Any] | None:
+        """The latest IDENTIFY, token left out."""
+        return self.identifies[-1] if self.identifies else None
+
+    def bytes_served_of(self, filename: str) -> int:
+        """Bytes the CDN wrote for attachments named `filename`: where a capped download made it stop."""
+        return sum(sent for path, sent in self.bytes_served.items() if path.rsplit("/", 1)[-1] == filename)
 
     async def wait_for_heartbeats(self, count: int, timeout: float = 10.0) -> None:
         await self._wait_until(lambda: len(self.heartbeats) >= count, timeout, f"{count} heartbeats")
@@ -624,6 +743,13 @@ class FakeDiscord:
         await self._dispatch("MESSAGE_CREATE", message)
         return message
 
+    async def _delete_message(self, message: dict[str, Any]) -> None:
+        self._messages.pop(int(message["id"]), None)
+        deleted = {"id": message["id"], "channel_id": message["channel_id"]}
+        if "guild_id" in message:
+            deleted["guild_id"] = message["guild_id"]
+        await self._dispatch("MESSAGE_DELETE", deleted)
+
     def _dm_channel_for(self, user: dict[str, Any]) -> int:
         for channel_id, recipient in self._dm_channels.items():
             if recipient["id"] == user["id"]:
@@ -722,6 +848,11 @@ class FakeDiscord:
                     log.error("fake Discord: unexpected gateway frame %s", frame.type)
         finally:
             self._sessions.remove(session)
+            if session.fake_close_code is None:
+                self.gateway_closes.append(GatewayClose(socket.close_code, by_bot=True))
+            else:
+                self.gateway_closes.append(GatewayClose(session.fake_close_code, by_bot=False))
+            await self._changed_now()
         return socket
 
     async def _on_gateway_frame(self, session: _GatewaySession, frame: dict[str, Any]) -> None:
@@ -743,33 +874,57 @@ class FakeDiscord:
 
     async def _identify(self, session: _GatewaySession, data: dict[str, Any]) -> None:
         if data.get("token") != self.token:
-            await session.socket.close(code=4004, message=b"Authentication failed.")
+            await self._close_gateway(session, 4004)
             return
-        self.identify = {key: value for key, value in data.items() if key != "token"}
+        self.identifies.append({key: value for key, value in data.items() if key != "token"})
+        await self._changed_now()
+        if self.gateway_close_code is not None:
+            await self._close_gateway(session, self.gateway_close_code)
+            return
         session.intents = Intent(data.get("intents", 0) & sum(Intent))
         if Intent.MESSAGE_CONTENT in session.intents and not self.application_flags:
-            await session.socket.close(code=4014, message=b"Disallowed intent(s).")
+            await self._close_gateway(session, 4014)
             return
+        if data.get("shard"):
+            shard_id, shard_count = data["shard"]
+            session.shard = (int(shard_id), int(shard_count))
         ready = {
             "v": API_VERSION,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
             "session_id": f"session-{self._snowflake()}",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.application_id), "flags": self.application_flags},
             "private_channels": [],
             "relationships": [],
             "presences": [],
+            **({"shard": list(session.shard)} if session.shard else {}),
         }
+        if self._shard_serves(session, self.guild_id):
+            ready["guilds"] = [{"id": str(self.guild_id), "unavailable": True}]
+        else:
+            ready["guilds"] = []
         await self._send_dispatch(session, "READY", ready)
         self.ready_sent_at = self.clock()
-        if Intent.GUILDS in session.intents:
+        if Intent.GUILDS in session.intents and ready["guilds"]:
             await self._send_dispatch(session, "GUILD_CREATE", self._guild_payload())
         await self._changed_now()
 
+    async def _close_gateway(self, session: _GatewaySession, code: int) -> None:
+        session.fake_close_code = code
+        await session.socket.close(code=code, message=GATEWAY_CLOSE_REASONS.get(code, "").encode())
+
+    @staticmethod
+    def _shard_serves(session: _GatewaySession, guild_id: int | None) -> bool:
+        """Discord's rule: a guild's events go to shard (guild_id >> 22) % shard_count, DMs to shard 0."""
+        if session.shard is None:
+            return True
+        shard_id, shard_count = session.shard
+        return shard_id == ((guild_id >> 22) % shard_count if guild_id is not None else 0)
+
     async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
+        guild_id = int(data["guild_id"]) if "guild_id" in data else None
         for session in list(self._sessions):
-            if session.intents is None:
+            if session.intents is None or not self._shard_serves(session, guild_id):
                 continue
             delivered = self._as_intents_allow(session.intents, event, data)
             if delivered is not None:
@@ -777,6 +932,8 @@ class FakeDiscord:
 
     def _as_intents_allow(self, intents: Intent, event: str, data: dict[str, Any]) -> dict[str, Any] | None:
         """The event as Discord delivers it under `intents`: withheld, stripped of content, or whole."""
+        if event == "MESSAGE_DELETE":
+            return data if Intent.GUILD_MESSAGES in intents or Intent.DM_MESSAGES in intents else None
         if event != "MESSAGE_CREATE":
             return data
         in_dm = int(data["channel_id"]) in self._dm_channels
@@ -805,6 +962,8 @@ class FakeDiscord:
     async def _get_current_user(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _error(401, 0, "401: Unauthorized")
+        if self.login_status != 200:
+            return _status_error(self.login_status)
         return _json({**self.bot_user, "verified": True, "mfa_enabled": False})
 
     async def _get_application(self, request: web.Request) -> web.Response:
@@ -829,17 +988,85 @@ class FakeDiscord:
 
     async def _get_gateway(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        gateway_url = self.gateway_url_override or self.gateway_url
+        return _json({"url": gateway_url, "shards": 1, "session_start_limit": limit})
 
-    async def _create_channel_message(self, request: web.Request) -> web.Response:
+    async def _create_channel_message(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
             return _error(401, 0, "401: Unauthorized")
         channel_id = int(request.match_info["channel_id"])
         if channel_id not in (self.general_channel_id, self.digits_channel_id, *self._dm_channels):
             return _error(404, 10003, "Unknown Channel")
         body, files = await self._read_message_body(request)
+        rate_limit_headers, retry_after = self._count_send(channel_id)
+        if retry_after is not None:
+            self.rate_limited.append(RateLimitHit(channel_id, retry_after))
+            await self._changed_now()
+            return self._too_many_requests(retry_after, rate_limit_headers)
+        refusal = self._send_fault(channel_id)
+        if refusal is None:
+            body, refusal = self._without_missing_reference(body)
+        if refusal is not None:
+            return await self._refuse_send(channel_id, refusal)
         message = await self._record_bot_message(channel_id, body, files, via="channel")
-        return _json(message)
+        response = _json(message)
+        response.headers.update(rate_limit_headers)
+        return response
+
+    def _send_fault(self, channel_id: int) -> web.Response | None:
+        if self.send_status != 200:
+            return _status_error(self.send_status)
+        if channel_id in self.forbidden_channels:
+            return _error(403, 50013, "Missing Permissions")
+        return None
+
+    def _without_missing_reference(self, body: dict[str, Any]) -> tuple[dict[str, Any], web.Response | None]:
+        """A reply to a message that is gone: sent as a plain message if the reply said so, else refused."""
+        reference = body.get("message_reference")
+        if not reference or int(reference["message_id"]) in self._messages:
+            return body, None
+        if reference.get("fail_if_not_exists") is False:
+            return {key: value for key, value in body.items() if key != "message_reference"}, None
+        unknown = {"_errors": [{"code": "REPLIES_UNKNOWN_MESSAGE", "message": "Unknown message"}]}
+        payload = {"message": "Invalid Form Body", "code": 50035, "errors": {"message_reference": unknown}}
+        return body, _json(payload, status=400)
+
+    async def _refuse_send(self, channel_id: int, refusal: web.Response) -> web.Response:
+        assert isinstance(refusal.body, bytes)
+        self.refused_sends.append(RefusedSend(channel_id, refusal.status, json.loads(refusal.body)["code"]))
+        await self._changed_now()
+        return refusal
+
+    def _count_send(self, channel_id: int) -> tuple[dict[str, str], float | None]:
+        """This create's rate-limit headers, and how long to wait when it is over the channel's limit."""
+        if self.channel_send_limit is None:
+            return {}, None
+        limit, per_seconds = self.channel_send_limit
+        now = time.time()
+        window = self._send_windows.get(channel_id)
+        if window is None or now >= window.resets_at:
+            window = self._send_windows[channel_id] = _SendWindow(resets_at=now + per_seconds)
+        over = window.count >= limit
+        if not over:
+            window.count += 1
+        reset_after = max(window.resets_at - now, 0.001)
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(limit - window.count),
+            "X-RateLimit-Reset": f"{window.resets_at:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": f"channel-messages-{channel_id}",
+        }
+        return headers, reset_after if over else None
+
+    @staticmethod
+    def _too_many_requests(retry_after: float, headers: dict[str, str]) -> web.Response:
+        response = _json({"message": "You are being rate limited.", "retry_after": retry_after, "global": False}, 429)
+        response.headers.update(headers)
+        response.headers["Retry-After"] = str(max(1, round(retry_after)))
+        response.headers["X-RateLimit-Scope"] = "user"
+        response.headers["Via"] = "1.1 google"  # discord.py takes a 429 without it for a Cloudflare ban
+        return response
 
     async def _get_message(self, request: web.Request) -> web.Response:
         message = self._messages.get(int(request.match_info["message_id"]))
@@ -859,6 +1086,10 @@ class FakeDiscord:
         if not self._authorized(request) or request.match_info["app_id"] != str(self.application_id):
             return _error(401, 0, "401: Unauthorized")
         guild_id = int(request.match_info["guild_id"]) if "guild_id" in request.match_info else None
+        if guild_id is not None and self.command_sync_status != 200:
+            if self.command_sync_status == 403:  # the bot is not in the guild, or lacks applications.commands
+                return _error(403, 50001, "Missing Access")
+            return _status_error(self.command_sync_status)
         commands = [
             {
                 "id": str(self._snowflake()),
@@ -916,6 +1147,8 @@ class FakeDiscord:
         if interaction is None:
             return _error(404, 10015, "Unknown Webhook")
         body, files = await self._read_message_body(request)
+        if self.send_status != 200:
+            return await self._refuse_send(int(interaction["payload"]["channel_id"]), _status_error(self.send_status))
         message = await self._record_bot_message(
             int(interaction["payload"]["channel_id"]),
             body,
@@ -944,16 +1177,51 @@ class FakeDiscord:
         )
         return _json(message)
 
-    async def _serve_attachment(self, request: web.Request) -> web.Response:
+    async def _serve_attachment(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         file = self._files.get(path)
         if file is None:
             return web.Response(status=404, text="Not Found")
         self.downloads.append(path)
-        if isinstance(file, Upload) and file.download_delay_seconds:
+        await self._changed_now()
+        if not isinstance(file, Upload):
+            return web.Response(body=file.data, content_type=file.content_type or "application/octet-stream")
+        content_type = file.media_type or "application/octet-stream"
+        if file.download_delay_seconds:
             await asyncio.sleep(file.download_delay_seconds)
-        content_type = file.media_type if isinstance(file, Upload) else file.content_type
-        return web.Response(body=file.data, content_type=content_type or "application/octet-stream")
+        if file.cdn_status != 200:
+            return web.Response(status=file.cdn_status, text=HTTPStatus(file.cdn_status).phrase)
+        if file.served_size is None:
+            return web.Response(body=file.data, content_type=content_type)
+        return await self._stream_attachment(request, path, file.served_size, content_type, chunked=file.chunked)
+
+    async def _stream_attachment(
+        self, request: web.Request, path: str, size: int, content_type: str, *, chunked: bool
+    ) -> web.StreamResponse:
+        """`size` bytes made up chunk by chunk, counted as they go out, until the client hangs up."""
+        # Small send buffers, so that what the fake counts as written is close to what the client read.
+        assert request.transport is not None
+        request.transport.set_write_buffer_limits(high=CDN_CHUNK_BYTES)
+        request.transport.get_extra_info("socket").setsockopt(SOL_SOCKET, SO_SNDBUF, CDN_CHUNK_BYTES)
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        if chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = size
+        await response.prepare(request)
+        self.bytes_served[path] = 0
+        try:
+            while self.bytes_served[path] < size:
+                chunk = ZEROS if self.bytes_served[path] else PNG_SIGNATURE + ZEROS[len(PNG_SIGNATURE) :]
+                chunk = chunk[: size - self.bytes_served[path]]
+                await response.write(chunk)
+                self.bytes_served[path] += len(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client stopped reading and hung up, as a capped download does
+        finally:
+            await self._changed_now()
+        return response
 
     async def _unknown_route(self, request: web.Request) -> web.Response:
         route = f"{request.method} {request.path}"
