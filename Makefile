@@ -5,13 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 MNIST_NPZ ?= $(abspath ../shared/data/mnist.npz)
 
-.PHONY: run test train train-mlp bench lint format clean
+.PHONY: run test wheel train train-mlp bench lint format clean
 
 run: $(VENV)/.bot-installed
 	$(BIN)/python -m bot
 
-test: $(VENV)/.dev-installed
+# Lint first: a style slip fails in seconds, before the suite's minutes.
+test: lint
 	$(BIN)/python -m pytest
+
+# The wheel that the systemd unit and the Docker image (deploy/) install: dist/digit_bot-*.whl.
+# setuptools would pack whatever an earlier build left in build/lib, so that goes first.
+wheel: | $(BIN)/python
+	rm -rf build/lib build/bdist.* dist/digit_bot-*.whl
+	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
 
 train: $(VENV)/.dev-installed
 	MNIST_NPZ=$(MNIST_NPZ) $(BIN)/python -m model_training --arch cnn --out models
@@ -47,4 +54,4 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.bot-installed
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis
