@@ -1,17 +1,22 @@
-"""Prints how often the bot reads the right digit: real photos, rendered chat pictures and MNIST saved as PNG files,
-for bot.imaging and for the tutorial pipeline it replaced (`convert("L").resize((28, 28))`, nothing else).
+"""Prints how often the bot reads the right digit on each set (real photos, European-style extras, rendered chat
+pictures, MNIST saved as PNG files), its 1↔7 confusions, and how often it is wrong yet sure or right yet unsure.
 
-    .venv/bin/python benchmarks/accuracy.py [--model models/digits.tflite] [--rendered 2400]
+    .venv/bin/python benchmarks/accuracy.py [--model models/digits.tflite] [--threshold 0.7] [--rendered 2400]
+                                            [--json build/accuracy.json]
+
+The "tutorial" column is the pipeline the bot started from (`convert("L").resize((28, 28))`, nothing else).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +28,11 @@ sys.path.insert(0, str(PROJECT_ROOT))  # run as a script: the tests' picture ren
 from bot.errors import DigitBotError  # noqa: E402
 from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor  # noqa: E402
 from bot.recognizer import Recognizer  # noqa: E402
-from bot.settings import DEFAULT_MODEL_PATH  # noqa: E402
+from bot.settings import DEFAULT_MODEL_PATH, Settings  # noqa: E402
 from model_training.chat_pictures import plain_png, real_photo_labels, rendered_examples  # noqa: E402
-from model_training.data import MNIST_NPZ, REAL_PHOTOS  # noqa: E402
+from model_training.data import MNIST_NPZ, REAL_PHOTOS, SHARED_DATA  # noqa: E402
 
+REAL_PHOTOS_EXTRA = SHARED_DATA / "real-photos-extra"
 Example = tuple[str, int, bytes]  # (group, label, picture bytes)
 Pipeline = Callable[[bytes], np.ndarray]  # picture bytes → (28, 28, 1) model input
 
@@ -41,39 +47,98 @@ def tutorial_pipeline(data: bytes) -> np.ndarray:
     return (np.asarray(image, dtype=np.float32) / 255.0)[:, :, np.newaxis]
 
 
-def accuracy_by_group(recognizer: Recognizer, pipeline: Pipeline, examples: Iterable[Example]) -> dict[str, float]:
-    """Share of right answers per group and over all ("all"); a picture the pipeline refuses counts as wrong."""
-    right: dict[str, list[bool]] = defaultdict(list)
+@dataclass(frozen=True)
+class Answers:
+    """One row per picture: its group, label, the digit answered (-1: refused) and the confidence (0 if refused)."""
+
+    groups: list[str]
+    labels: np.ndarray
+    digits: np.ndarray
+    confidences: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scores:
+    pictures: int
+    accuracy: float
+    by_group: dict[str, float]
+    ones_read_as_seven: str  # "k of n" true 1s answered 7
+    sevens_read_as_one: str
+    wrong_and_sure: float  # share of all pictures
+    right_but_unsure: float  # share of all pictures
+
+
+def read_all(recognizer: Recognizer, pipeline: Pipeline, examples: list[Example]) -> Answers:
+    """Every picture through `pipeline` and the model; a picture the pipeline refuses is answered -1, unsure."""
+    digits = np.full(len(examples), -1)
+    confidences = np.zeros(len(examples))
     tensors, places = [], []
-    for group, label, data in examples:
+    for index, (_, _, data) in enumerate(examples):
         try:
             tensors.append(pipeline(data))
-            places.append((group, label))
+            places.append(index)
         except (DigitBotError, OSError, ValueError):  # the tutorial pipeline raises Pillow's own errors
-            right[group].append(False)
-    predicted = recognizer.predict_tensors(np.stack(tensors)).argmax(axis=1) if tensors else []
-    for (group, label), digit in zip(places, predicted, strict=True):
-        right[group].append(int(digit) == label)
-    every = [answer for answers in right.values() for answer in answers]
-    return {"all": float(np.mean(every))} | {group: float(np.mean(answers)) for group, answers in sorted(right.items())}
+            continue
+    if tensors:
+        probabilities = recognizer.predict_tensors(np.stack(tensors))
+        digits[places] = probabilities.argmax(axis=1)
+        confidences[places] = probabilities.max(axis=1)
+    return Answers(
+        [group for group, _, _ in examples], np.array([label for _, label, _ in examples]), digits, confidences
+    )
 
 
-def report(title: str, recognizer: Recognizer, examples: list[Example]) -> None:
-    print(f"\n{title} ({len(examples)} pictures)")
-    print(f"  {'group':<24}{'imaging':>10}{'tutorial':>10}")
+def score(answers: Answers, threshold: float) -> Scores:
+    right = answers.digits == answers.labels
+    sure = answers.confidences >= threshold
+    by_group: dict[str, list[bool]] = defaultdict(list)
+    for group, answer in zip(answers.groups, right, strict=True):
+        by_group[group].append(bool(answer))
+
+    def confused(true_digit: int, answered: int) -> str:
+        written = answers.labels == true_digit
+        return f"{int((answers.digits[written] == answered).sum())} of {int(written.sum())}"
+
+    return Scores(
+        pictures=len(right),
+        accuracy=float(right.mean()),
+        by_group={group: float(np.mean(values)) for group, values in sorted(by_group.items())},
+        ones_read_as_seven=confused(1, 7),
+        sevens_read_as_one=confused(7, 1),
+        wrong_and_sure=float((~right & sure).mean()),
+        right_but_unsure=float((right & ~sure).mean()),
+    )
+
+
+def report(title: str, recognizer: Recognizer, examples: list[Example], threshold: float) -> Scores:
     started = time.perf_counter()
-    ours = accuracy_by_group(recognizer, imaging_pipeline, examples)
+    ours = score(read_all(recognizer, imaging_pipeline, examples), threshold)
     seconds = time.perf_counter() - started
-    theirs = accuracy_by_group(recognizer, tutorial_pipeline, examples)
-    for group, accuracy in ours.items():
-        print(f"  {group:<24}{accuracy:>10.2%}{theirs[group]:>10.2%}")
-    print(f"  ({seconds / len(examples) * 1000:.1f} ms per picture through bot.imaging)")
+    theirs = score(read_all(recognizer, tutorial_pipeline, examples), threshold)
+    print(f"\n{title} ({len(examples)} pictures, {seconds / len(examples) * 1000:.1f} ms each through bot.imaging)")
+    print(f"  {'group':<24}{'imaging':>10}{'tutorial':>10}")
+    for group, accuracy in {"all": ours.accuracy, **ours.by_group}.items():
+        print(f"  {group:<24}{accuracy:>10.2%}{theirs.by_group.get(group, theirs.accuracy):>10.2%}")
+    print(
+        f"  1 read as 7: {ours.ones_read_as_seven}; 7 read as 1: {ours.sevens_read_as_one}; "
+        f"wrong yet sure: {ours.wrong_and_sure:.2%}; right yet unsure: {ours.right_but_unsure:.2%} "
+        f"(threshold {threshold:g})"
+    )
+    return ours
+
+
+def photo_examples(folder: Path) -> list[Example]:
+    return [(kind, label, path.read_bytes()) for path, label, kind in real_photo_labels(folder)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument(
+        "--threshold", type=float, default=Settings().confidence_threshold, help="sure at or above this confidence"
+    )
     parser.add_argument("--rendered", type=int, default=2400, help="MNIST test digits to render as chat pictures")
+    parser.add_argument("--json", type=Path, help="also write every set's scores to this file")
     arguments = parser.parse_args()
     recognizer = Recognizer(arguments.model)
     with np.load(MNIST_NPZ) as mnist:
@@ -83,16 +148,38 @@ def main() -> None:
         recognizer.predict_tensors(images[:, :, :, np.newaxis] / np.float32(255)).argmax(1) == labels
     ).mean()
     print(f"model alone on the MNIST test split: {model_accuracy:.2%}")
-    real = [(kind, label, path.read_bytes()) for path, label, kind in real_photo_labels(REAL_PHOTOS)]
-    report(f"real photos, {REAL_PHOTOS}", recognizer, real)
-    report(
-        "MNIST test digits rendered as chat pictures", recognizer, rendered_examples(images, labels, arguments.rendered)
-    )
+    sets = {
+        "real-photos": (f"real photos, {REAL_PHOTOS}", photo_examples(REAL_PHOTOS)),
+        "real-photos-extra": (
+            f"European-style 1s and crossed 7s, {REAL_PHOTOS_EXTRA}",
+            photo_examples(REAL_PHOTOS_EXTRA),
+        ),
+        "chat-renders": (
+            "MNIST test digits rendered as chat pictures",
+            rendered_examples(images, labels, arguments.rendered),
+        ),
+    }
     for inverted, name in ((False, "white on black"), (True, "black on white")):
         plain = [
             (name, int(label), plain_png(image, inverted=inverted)) for image, label in zip(images, labels, strict=True)
         ]
-        report(f"MNIST test split as PNG files, {name}", recognizer, plain)
+        sets[f"mnist-png-{name.replace(' ', '-')}"] = (f"MNIST test split as PNG files, {name}", plain)
+    scores = {key: report(title, recognizer, examples, arguments.threshold) for key, (title, examples) in sets.items()}
+
+    real = [scores["real-photos"], scores["real-photos-extra"]]
+    pictures = sum(set_scores.pictures for set_scores in real)
+    for name in ("wrong_and_sure", "right_but_unsure"):
+        share = sum(getattr(set_scores, name) * set_scores.pictures for set_scores in real) / pictures
+        print(f"\nall {pictures} real pictures, {name.replace('_', ' ')}: {share:.2%}", end="")
+    print()
+    if arguments.json:
+        arguments.json.parent.mkdir(parents=True, exist_ok=True)
+        summary = {
+            "model": str(arguments.model),
+            "threshold": arguments.threshold,
+            "mnist_model_alone": float(model_accuracy),
+        }
+        arguments.json.write_text(json.dumps(summary | {key: asdict(value) for key, value in scores.items()}, indent=2))
 
 
 if __name__ == "__main__":
