@@ -24,6 +24,7 @@ from bot.settings import (
     read_core_settings,
     read_environment,
 )
+from bot.telegram.settings import TelegramSettings, read_telegram_settings
 
 EXIT_OK, EXIT_SOME_UNREAD, EXIT_USAGE = 0, 1, 2
 
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="digit-bot reads the handwritten digit in a picture. With no command it runs the Discord "
-        "bot when DISCORD_TOKEN is set (in the environment or .env), else a console chat.",
+        "bot when DISCORD_TOKEN is set (in the environment or .env), the Telegram bot when TELEGRAM_TOKEN is, "
+        "both in one process when both are, else a console chat.",
         epilog="Settings come from the environment and .env; see .env.example.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("console", help="chat with the bot in this terminal (!predict PATH, !stats, !help)")
     commands.add_parser("discord", help="run the Discord bot (needs DISCORD_TOKEN)")
+    commands.add_parser("telegram", help="run the Telegram bot (needs TELEGRAM_TOKEN)")
     return parser
 
 
@@ -56,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reader = SettingsReader(read_environment())
     settings = read_core_settings(reader)
     discord_settings = read_discord_settings(reader)
+    telegram_settings = read_telegram_settings(reader)
     try:
         reader.raise_problems()
     except SettingsError as error:
@@ -65,8 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command == "predict":
         return predict_files(Recognizer.from_settings(settings), args.files, as_json=args.json, out=sys.stdout)
-    if args.command == "discord" or (args.command is None and discord_settings.token):
+    if args.command == "discord":
         return run_discord(settings, discord_settings)
+    if args.command == "telegram":
+        return run_telegram(settings, telegram_settings)
+    if args.command is None and (discord_settings.token or telegram_settings.token):
+        return run_chat_front_ends(settings, discord_settings, telegram_settings)
     return run_console(settings)
 
 
@@ -112,7 +120,10 @@ def _json_line(name: str, result: Prediction | DigitBotError) -> str:
 def run_console(settings: Settings) -> int:
     from bot.console import ConsoleChat
 
-    print("No DISCORD_TOKEN set: starting the console chat (see README to run on Discord).", file=sys.stderr)
+    print(
+        "No DISCORD_TOKEN or TELEGRAM_TOKEN set: starting the console chat (see README to run on Discord or Telegram).",
+        file=sys.stderr,
+    )
     return ConsoleChat(DigitService.from_settings(settings)).run()
 
 
@@ -120,9 +131,34 @@ def run_discord(settings: Settings, discord_settings: DiscordSettings) -> int:
     if not discord_settings.token:
         print("error: DISCORD_TOKEN is not set: put your bot's token in .env (see README)", file=sys.stderr)
         return 1
-    from bot.discord.client import DiscordFrontEnd
+    return run_chat_front_ends(settings, discord_settings, TelegramSettings())
 
-    return asyncio.run(serve_front_ends(settings, lambda service: [DiscordFrontEnd(discord_settings, service)]))
+
+def run_telegram(settings: Settings, telegram_settings: TelegramSettings) -> int:
+    if not telegram_settings.token:
+        print("error: TELEGRAM_TOKEN is not set: put your bot's token in .env (see README)", file=sys.stderr)
+        return 1
+    return run_chat_front_ends(settings, DiscordSettings(), telegram_settings)
+
+
+def run_chat_front_ends(
+    settings: Settings, discord_settings: DiscordSettings, telegram_settings: TelegramSettings
+) -> int:
+    """Every chat front end whose token is set, on one event loop over one DigitService (so /stats counts all)."""
+
+    def front_ends(service: DigitService) -> list[FrontEnd]:
+        chosen: list[FrontEnd] = []
+        if discord_settings.token:
+            from bot.discord.client import DiscordFrontEnd
+
+            chosen.append(DiscordFrontEnd(discord_settings, service))
+        if telegram_settings.token:
+            from bot.telegram.application import TelegramFrontEnd
+
+            chosen.append(TelegramFrontEnd(telegram_settings, service))
+        return chosen
+
+    return asyncio.run(serve_front_ends(settings, front_ends))
 
 
 async def serve_front_ends(settings: Settings, make_front_ends: Callable[[DigitService], list[FrontEnd]]) -> int:
