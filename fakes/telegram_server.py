@@ -179,6 +179,7 @@ class FakeTelegram:
         self.sent: list[SentMessage] = []
         self.refusals: list[Refusal] = []
         self.polls: list[Poll] = []
+        self.poll_requests = 0  # getUpdates calls received, answered or still waiting
         self.commands: list[dict[str, Any]] | None = None  # what setMyCommands registered
         self.allowed_updates: list[str] | None = None
         self.chat_actions: list[tuple[int, str]] = []
@@ -245,9 +246,9 @@ class FakeTelegram:
         app.router.add_route("*", "/bot{token}/{method}", self._bot_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._serve_file)
         app.router.add_route("*", "/{path:.*}", self._unknown_route)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=1)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -352,8 +353,12 @@ class FakeTelegram:
         )
         return answers[0]
 
+    async def wait_until_polling(self, timeout: float = 10.0) -> None:
+        """Until the bot's first getUpdates: it has started (messages posted before are queued for it anyway)."""
+        await self._wait_until(lambda: self.poll_requests > 0, timeout, "the bot to call getUpdates")
+
     async def wait_for_polls(self, count: int, timeout: float = 10.0) -> None:
-        await self._wait_until(lambda: len(self.polls) >= count, timeout, f"{count} getUpdates calls")
+        await self._wait_until(lambda: len(self.polls) >= count, timeout, f"{count} answered getUpdates calls")
 
     def poll_gaps_ms(self, since: float = 0.0) -> list[float]:
         """How long the bot took to ask for updates again after each answer: its event loop's stalls, in ms."""
@@ -558,6 +563,8 @@ class FakeTelegram:
 
     async def _get_updates(self, parameters: dict[str, Any]) -> web.Response:
         received_at = self.clock()
+        self.poll_requests += 1
+        await self._changed_now()
         offset = int(parameters.get("offset") or 0)
         timeout = float(parameters.get("timeout") or 0)
         limit = int(parameters.get("limit") or 100)
