@@ -21,7 +21,7 @@ CLOSE_SECONDS = 5.0  # for a front end to say goodbye (close its gateway) once i
 
 
 class StartupFailed(Exception):
-    """A front end could not start; the message is the one line an operator needs to fix it."""
+    """A front end could not start, or was turned away later (a token reset); the message is the one line to fix it."""
 
 
 class FrontEnd(Protocol):

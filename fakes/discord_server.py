@@ -509,6 +509,10 @@ class FakeDiscord:
         """Until the CDN was asked for `count` attachments (a delayed one counts from when it was asked)."""
         await self._wait_until(lambda: len(self.downloads) >= count, timeout, f"{count} CDN download(s)")
 
+    async def wait_for_refused_sends(self, count: int = 1, timeout: float = 10.0) -> list[RefusedSend]:
+        await self._wait_until(lambda: len(self.refused_sends) >= count, timeout, f"{count} refused send(s)")
+        return self.refused_sends
+
     async def wait_for_gateway_closes(self, count: int = 1, timeout: float = 10.0) -> list[GatewayClose]:
         await self._wait_until(lambda: len(self.gateway_closes) >= count, timeout, f"{count} gateway close(s)")
         return self.gateway_closes

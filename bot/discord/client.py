@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+from types import SimpleNamespace
 
 import aiohttp
 import discord
@@ -13,6 +15,7 @@ from discord.ext import commands
 
 from bot.discord.rendering import Destination, send_replies
 from bot.discord.settings import DiscordSettings
+from bot.discord.startup_failures import STARTUP_TIMEOUT_SECONDS, startup_failure, too_slow_line
 from bot.errors import DigitBotError
 from bot.lifecycle import StartupFailed
 from bot.replies import Reply, error_reply, unexpected_error_reply
@@ -33,6 +36,9 @@ class DigitBotMixin:
         intents = discord.Intents.none()
         intents.guilds = intents.guild_messages = intents.dm_messages = True
         intents.message_content = True  # privileged: `!predict` and auto-read channels need the text and attachments
+        http_trace = aiohttp.TraceConfig()
+        http_trace.on_request_end.append(self._note_status)
+        http_trace.on_request_exception.append(self._note_error)
         super().__init__(
             command_prefix=commands.when_mentioned_or(settings.command_prefix),
             intents=intents,
@@ -40,11 +46,16 @@ class DigitBotMixin:
             allowed_mentions=discord.AllowedMentions.none(),
             member_cache_flags=discord.MemberCacheFlags.none(),
             max_messages=None,  # replies carry the message they answer, so no cache is needed
+            http_trace=http_trace,
             **options,
         )
         self.settings = settings
         self.service = service
         self.downloads: aiohttp.ClientSession | None = None  # our own, so a picture's body can be streamed and capped
+        self.connected_once = asyncio.Event()  # set at the first READY: from then on, discord.py reconnects
+        # discord.py retries a 5xx, a 429 or (when sharded) an unreachable gateway by itself; a start that runs out
+        # of time says which it was: the status or error of the latest request, None once one succeeded.
+        self.last_trouble: int | Exception | None = None
         self.tree.error(self.on_app_command_error)
         point_discord_py_at(settings)
 
@@ -56,7 +67,14 @@ class DigitBotMixin:
             # Guild commands appear at once; global ones take up to an hour, so they sync only on `!sync`.
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
+            try:
+                await self.tree.sync(guild=guild)
+            except discord.Forbidden:
+                raise StartupFailed(
+                    f"Discord refused the slash commands for DEV_GUILD_ID={self.settings.dev_guild_id}: the bot is "
+                    "not in that server, or was invited without the applications.commands scope (invite it again "
+                    "with the bot and applications.commands scopes, or unset DEV_GUILD_ID)"
+                ) from None
         # What exists now (modules, the model, discord.py's state) lives as long as the process. Freezing it keeps
         # every later full garbage collection small, so none stalls the event loop (and the heartbeat) for long.
         gc.freeze()
@@ -66,8 +84,22 @@ class DigitBotMixin:
         if self.downloads is not None:
             await self.downloads.close()
 
+    async def on_connect(self) -> None:
+        self.connected_once.set()
+
     async def on_ready(self) -> None:
         log.info("Connected to Discord as %s, in %d server(s)", self.user, len(self.guilds))
+
+    async def _note_status(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, request: aiohttp.TraceRequestEndParams
+    ) -> None:
+        status = request.response.status
+        self.last_trouble = status if status == 429 or status >= 500 else None
+
+    async def _note_error(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, request: aiohttp.TraceRequestExceptionParams
+    ) -> None:
+        self.last_trouble = request.exception
 
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
         await self.answer_error(ctx, error)
@@ -137,24 +169,71 @@ class DiscordFrontEnd:
     def __init__(self, settings: DiscordSettings, service: DigitService) -> None:
         self.settings = settings
         self.bot = make_bot(settings, service)
+        self._connection: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def run(self) -> None:
+        async with self.bot:
+            try:
+                self._connection = await self._start()
+            except Exception:
+                if self._stopping:
+                    return  # asked to stop while starting: whatever the start ran into is no failure
+                raise
+            await asyncio.wait({self._connection})
+            if self._connection.cancelled():
+                return
+            error = self._connection.exception()
+            if error is not None:
+                # Once connected, discord.py reconnects by itself: what ends the connection is a refusal.
+                raise startup_failure(error, self.settings, connecting=True) or error
+
+    async def _start(self) -> asyncio.Task[None]:
+        """Logs in and connects within STARTUP_TIMEOUT_SECONDS; returns the connection, or raises StartupFailed."""
+        connection: asyncio.Task[None] | None = None
         try:
-            async with self.bot:
-                await self.bot.start(self.settings.token or "")
-        except discord.LoginFailure:
-            raise StartupFailed(
-                "Discord refused the token: check DISCORD_TOKEN (Developer Portal → your app → Bot → Reset Token)"
-            ) from None
-        except discord.PrivilegedIntentsRequired:
-            raise StartupFailed(
-                "Turn on the Message Content Intent: Developer Portal → your app → Bot → Privileged Gateway Intents"
-            ) from None
-        except (aiohttp.ClientError, OSError, discord.HTTPException) as error:
-            # Only logging in gives up on the network; once connected, discord.py reconnects by itself.
-            raise StartupFailed(
-                f"Could not reach Discord at {self.settings.api_base} ({error}): check the network or DISCORD_API_BASE"
-            ) from None
+            async with asyncio.timeout(STARTUP_TIMEOUT_SECONDS):
+                await self.bot.login(self.settings.token or "")
+                connection = asyncio.create_task(self.bot.connect(reconnect=_ReconnectOnceConnected(self.bot)))
+                connected = asyncio.create_task(self.bot.connected_once.wait())
+                try:
+                    await asyncio.wait({connection, connected}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    connected.cancel()
+            if connection.done():
+                connection.result()  # raises why it could not connect; returns when a stop came first
+            return connection
+        except Exception as error:
+            connecting = connection is not None
+            if connection is not None:
+                connection.cancel()
+                await asyncio.wait({connection})
+            if isinstance(error, TimeoutError):
+                raise StartupFailed(
+                    too_slow_line(self.bot.last_trouble, self.settings, connecting=connecting)
+                ) from None
+            raise startup_failure(error, self.settings, connecting=connecting) or error from None
 
     async def close(self) -> None:
+        self._stopping = True
+        if self._connection is not None:
+            # discord.py's Client.close says goodbye with code 1000 (Discord ends the session at once and the bot
+            # shows offline) only when nothing is reading the gateway; its reader would close first, with 4000
+            # (a session kept for resuming: a ghost bot for a minute). AutoShardedClient stops its readers first too.
+            self._connection.cancel()
+            await asyncio.wait({self._connection})
         await self.bot.close()
+
+
+class _ReconnectOnceConnected:
+    """discord.py's `reconnect` flag, true only once a connection was READY.
+
+    Before that, discord.py's retry dereferences the connection it never made (an AttributeError, after a logged
+    traceback), and a failure is better reported as one line. Client.connect reads the flag at each failure.
+    """
+
+    def __init__(self, bot: DigitBotMixin) -> None:
+        self.bot = bot
+
+    def __bool__(self) -> bool:
+        return self.bot.connected_once.is_set()
