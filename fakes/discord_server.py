@@ -432,6 +432,15 @@ class FakeDiscord:
         """Where the fake's own gateway listens (GET /gateway/bot may hand out `gateway_url_override` instead)."""
         return f"ws://127.0.0.1:{self.port}/gateway"
 
+    def bot_environment(self) -> dict[str, str]:
+        """The environment variables that point `python -m bot discord` at this fake (commands synced to its guild)."""
+        return {
+            "DISCORD_TOKEN": self.token,
+            "DISCORD_API_BASE": self.api_base,
+            "DISCORD_GATEWAY_URL": self.gateway_url,
+            "DEV_GUILD_ID": str(self.guild_id),
+        }
+
     @property
     def cdn_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/attachments"

@@ -85,15 +85,20 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
         assert not fake.unknown_requests, f"the bot called routes the fake does not serve: {fake.unknown_requests}"
 
 
+def settings_for(fake: FakeDiscord) -> DiscordSettings:
+    """The bot's settings for `fake`: #digits read without a command, slash commands synced to its guild."""
+    return DiscordSettings(
+        token=fake.token,
+        auto_predict_channels=frozenset({fake.digits_channel_id}),
+        dev_guild_id=fake.guild_id,
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+    )
+
+
 @pytest.fixture
 def settings(discord_fake) -> DiscordSettings:
-    return DiscordSettings(
-        token=discord_fake.token,
-        auto_predict_channels=frozenset({discord_fake.digits_channel_id}),
-        dev_guild_id=discord_fake.guild_id,
-        api_base=discord_fake.api_base,
-        gateway_url=discord_fake.gateway_url,
-    )
+    return settings_for(discord_fake)
 
 
 @asynccontextmanager

@@ -16,7 +16,6 @@ import pytest
 
 from bot.cli import run_discord
 from bot.discord.client import make_bot
-from bot.discord.settings import DiscordSettings
 from fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Upload
 from tests.test_discord_bot import (  # noqa: F401 (fixtures, used by name)
     MAX_IMAGE_BYTES,
@@ -29,22 +28,11 @@ from tests.test_discord_bot import (  # noqa: F401 (fixtures, used by name)
     running_bot,
     service,
     settings,
+    settings_for,
 )
 
 STARTUP_FAILURE_SECONDS = 10  # what an operator waits at most for the one line that says why the bot did not start
 SOCKET_BUFFERS_BYTES = 1024 * 1024  # past a capped download, what loopback sockets hold: 0.2-0.5 MB measured
-
-
-def settings_for(fake: FakeDiscord, **changes: object) -> DiscordSettings:
-    """The bot's settings for `fake`, slash commands synced to its guild."""
-    return DiscordSettings(
-        token=fake.token,
-        auto_predict_channels=frozenset({fake.digits_channel_id}),
-        dev_guild_id=fake.guild_id,
-        api_base=fake.api_base,
-        gateway_url=fake.gateway_url,
-        **changes,
-    )
 
 
 def closed_port() -> int:

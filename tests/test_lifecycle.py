@@ -34,10 +34,7 @@ async def test_a_stop_signal_answers_every_picture_in_flight_then_exits_0(model_
     async with FakeDiscord(heartbeat_interval_ms=1000) as fake:
         environment = {
             **os.environ,
-            "DISCORD_TOKEN": fake.token,
-            "DISCORD_API_BASE": fake.api_base,
-            "DISCORD_GATEWAY_URL": fake.gateway_url,
-            "DEV_GUILD_ID": str(fake.guild_id),
+            **fake.bot_environment(),
             "MODEL_PATH": str(model_path),
             "MAX_IMAGE_BYTES": str(MAX_IMAGE_BYTES),  # so that all 20 downloads fit the bytes-in-progress budget
             "USER_COOLDOWN_SECONDS": "0",
