@@ -111,7 +111,7 @@ async def _close_all(running: dict[asyncio.Task[None], FrontEnd]) -> None:
         try:
             async with asyncio.timeout(CLOSE_SECONDS):
                 await front_end.close()
-                await asyncio.wait({task})
+                await task
         except TimeoutError:
             log.warning("%s did not close within %.0f s", front_end.name, CLOSE_SECONDS)
             task.cancel()
