@@ -33,6 +33,7 @@ THUMBNAIL_SIDES = (90, 320)  # the smaller copies Telegram keeps next to a photo
 PICTURE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF8")
 # Sent JSON-encoded inside a form field; every other parameter is plain text.
 STRUCTURED_PARAMETERS = {"reply_parameters", "entities", "caption_entities", "allowed_updates", "commands", "scope"}
+STALL_WATCH_SECONDS = 0.01
 COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?")
 NGINX_PAGE = "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>\r\n<hr>"
 
@@ -105,6 +106,7 @@ class SentMessage:
     reply_to: int | None
     photo: bytes | None = None
     photo_name: str | None = None
+    sent_at: float = 0.0  # the fake's clock (time.perf_counter()) when the bot's request came
 
     @property
     def bold(self) -> list[str]:
@@ -199,6 +201,8 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Condition | None = None
         self._closing = False
+        self._own_stalls: list[tuple[float, float]] = []
+        self._stall_watch: asyncio.Task[None] | None = None
         self.port = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
@@ -251,8 +255,17 @@ class FakeTelegram:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self._stall_watch = asyncio.get_running_loop().create_task(self._watch_own_loop())
+
+    async def _watch_own_loop(self) -> None:
+        while True:
+            asleep_at = self.clock()
+            await asyncio.sleep(STALL_WATCH_SECONDS)
+            self._own_stalls.append((asleep_at, (self.clock() - asleep_at - STALL_WATCH_SECONDS) * 1000))
 
     async def _stop_server(self) -> None:
+        if self._stall_watch is not None:
+            self._stall_watch.cancel()
         self._closing = True  # long polls in progress return now, not after their timeout
         await self._changed_now()
         if self._runner is not None:
@@ -364,6 +377,10 @@ class FakeTelegram:
         """How long the bot took to ask for updates again after each answer: its event loop's stalls, in ms."""
         polls = [poll for poll in self.polls if poll.received_at >= since]
         return [(later.received_at - earlier.answered_at) * 1000 for earlier, later in pairwise(polls)]
+
+    def own_stall_ms(self, since: float = 0.0) -> float:
+        """The longest the fake's own loop was late since `since`: a poll gap below this is not the bot's."""
+        return max((stall for asleep_at, stall in self._own_stalls if asleep_at >= since), default=0.0)
 
     def answers_in(self, chat: dict[str, Any]) -> list[SentMessage]:
         return [message for message in self.sent if message.chat_id == chat["id"]]
@@ -717,6 +734,7 @@ class FakeTelegram:
                 reply_to,
                 photo.data if photo else None,
                 photo.filename if photo else None,
+                self.clock(),
             )
         )
         await self._changed_now()
