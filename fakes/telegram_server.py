@@ -1,7 +1,5 @@
-"""A fake Telegram Bot API on 127.0.0.1 (methods, getUpdates long polling and the file route) for python-telegram-bot.
-
-It runs in a thread with its own event loop, as the real service runs elsewhere, so its clocks see a stalled bot.
-"""
+"""A fake Telegram Bot API on 127.0.0.1 (methods, getUpdates long polling and the file route) for python-telegram-bot;
+a LoopbackServer, so it runs in a thread of its own, as the real service runs elsewhere."""
 
 from __future__ import annotations
 
@@ -12,19 +10,19 @@ import itertools
 import json
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 from PIL import Image
 
+from fakes.loopback import LoopbackServer
+
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 DEFAULT_TOKEN = "123456789:fake-telegram-token-never-log-me"
 BOT_USERNAME = "digit_test_bot"
 CAPTION_LIMIT, TEXT_LIMIT = 1024, 4096  # characters, as Telegram counts them (UTF-16 code units)
@@ -33,7 +31,6 @@ THUMBNAIL_SIDES = (90, 320)  # the smaller copies Telegram keeps next to a photo
 PICTURE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF8")
 # Sent JSON-encoded inside a form field; every other parameter is plain text.
 STRUCTURED_PARAMETERS = {"reply_parameters", "entities", "caption_entities", "allowed_updates", "commands", "scope"}
-STALL_WATCH_SECONDS = 0.01
 COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?")
 NGINX_PAGE = "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>\r\n<hr>"
 
@@ -161,14 +158,17 @@ class _PendingUpdates:
     confirmed_below: int = 0
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     """The Bot API of one bot, its users' private chats and groups, and the files they send.
 
     `async with FakeTelegram() as telegram_fake:` serves it on `api_base`. The test side posts messages as users
     (queued for getUpdates, as Telegram queues them) and reads what the bot did from `sent`, `commands`, `polls`….
     """
 
+    name = "fake Telegram"
+
     def __init__(self, *, token: str = DEFAULT_TOKEN, long_poll_cap_seconds: float | None = None) -> None:
+        super().__init__()
         self.token = token
         # Answering long polls early makes a polling bot ask again and again: each gap between an answer and
         # the next request is how long the bot's event loop took to get round to it.
@@ -196,80 +196,23 @@ class FakeTelegram:
         self._files_by_path: dict[str, _StoredFile] = {}
         self._faults: dict[str, _Fault] = {}
         self._pending = _PendingUpdates()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._changed: asyncio.Condition | None = None
         self._closing = False
-        self._own_stalls: list[tuple[float, float]] = []
-        self._stall_watch: asyncio.Task[None] | None = None
-        self.port = 0
 
-    # ---- lifecycle -------------------------------------------------------------------------------------------
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            try:
-                self._loop.run_until_complete(self._start_server())
-            except BaseException as error:
-                failure.append(error)
-                started.set()
-                return
-            started.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._stop_server())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-telegram", daemon=True)
-        self._thread.start()
-        await asyncio.to_thread(started.wait)
-        if failure:
-            raise failure[0]
-
-    async def close(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        await asyncio.to_thread(self._thread.join, 10)
-        self._loop = self._thread = None
-
-    async def _start_server(self) -> None:
-        self._changed = asyncio.Condition()
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._bot_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._serve_file)
         app.router.add_route("*", "/{path:.*}", self._unknown_route)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._stall_watch = asyncio.get_running_loop().create_task(self._watch_own_loop())
+        return app
 
-    async def _watch_own_loop(self) -> None:
-        while True:
-            asleep_at = self.clock()
-            await asyncio.sleep(STALL_WATCH_SECONDS)
-            self._own_stalls.append((asleep_at, (self.clock() - asleep_at - STALL_WATCH_SECONDS) * 1000))
-
-    async def _stop_server(self) -> None:
-        if self._stall_watch is not None:
-            self._stall_watch.cancel()
+    async def before_stop(self) -> None:
         self._closing = True  # long polls in progress return now, not after their timeout
         await self._changed_now()
-        if self._runner is not None:
-            await self._runner.cleanup()
+
+    def what_happened(self) -> str:
+        sent = "\n".join(f"  {m.method} → {m.chat_id}: {m.text!r}" for m in self.sent) or "  (nothing)"
+        unknown = f"; unknown requests: {self.unknown_requests}" if self.unknown_requests else ""
+        return f"{unknown}; the bot sent:\n{sent}"
 
     @property
     def api_base(self) -> str:
@@ -279,11 +222,6 @@ class FakeTelegram:
     @property
     def bot_username(self) -> str:
         return self.bot_user["username"]
-
-    @staticmethod
-    def clock() -> float:
-        """The clock of `Poll` and `Refusal` times."""
-        return time.perf_counter()
 
     # ---- test side: act as users -----------------------------------------------------------------------------
 
@@ -378,38 +316,8 @@ class FakeTelegram:
         polls = [poll for poll in self.polls if poll.received_at >= since]
         return [(later.received_at - earlier.answered_at) * 1000 for earlier, later in pairwise(polls)]
 
-    def own_stall_ms(self, since: float = 0.0) -> float:
-        """The longest the fake's own loop was late since `since`: a poll gap below this is not the bot's."""
-        return max((stall for asleep_at, stall in self._own_stalls if asleep_at >= since), default=0.0)
-
     def answers_in(self, chat: dict[str, Any]) -> list[SentMessage]:
         return [message for message in self.sent if message.chat_id == chat["id"]]
-
-    # ---- plumbing between the test's loop and the fake's loop --------------------------------------------------
-
-    async def _on_server_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        assert self._loop is not None, "the fake Telegram is not running"
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
-
-    async def _wait_until(self, done: Callable[[], bool], timeout: float, what: str) -> None:
-        async def wait() -> bool:
-            assert self._changed is not None
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(self._changed.wait_for(done), timeout)
-                except TimeoutError:
-                    return False
-            return True
-
-        if not await self._on_server_loop(wait()):
-            sent = "\n".join(f"  {m.method} → {m.chat_id}: {m.text!r}" for m in self.sent) or "  (nothing)"
-            unknown = f"; unknown requests: {self.unknown_requests}" if self.unknown_requests else ""
-            raise AssertionError(f"fake Telegram waited {timeout} s for {what}{unknown}; the bot sent:\n{sent}")
-
-    async def _changed_now(self) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
 
     # ---- users' messages -------------------------------------------------------------------------------------
 
