@@ -276,11 +276,20 @@ class FakeTelegram(LoopbackServer):
         """Any update, e.g. an `edited_message` or a kind the bot has never heard of."""
         await self._on_server_loop(self._queue_update({kind: payload}))
 
-    def fail_next(self, method: str, status: int, *, retry_after: int | None = None, times: int = 1) -> None:
-        """The next `times` calls of `method` get Telegram's error for `status`: 429 with `retry_after` as the
-        Bot API sends it, a 5xx as the HTML page of the proxy in front of it.
+    def fail_next(
+        self,
+        method: str,
+        status: int,
+        *,
+        description: str | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls of `method` get Telegram's error for `status`: JSON with `description` (429 with
+        `retry_after`) as the Bot API sends it, a 5xx as the HTML page of the proxy in front of it.
         """
-        description = f"Too Many Requests: retry after {retry_after}" if status == 429 else f"HTTP {status}"
+        if description is None:
+            description = f"Too Many Requests: retry after {retry_after}" if status == 429 else f"HTTP {status}"
         self._faults[method.lower()] = _Fault(status, description, retry_after, times)
 
     # ---- test side: observe the bot ------------------------------------------------------------------------
@@ -308,8 +317,8 @@ class FakeTelegram(LoopbackServer):
         """Until the bot's first getUpdates: it has started (messages posted before are queued for it anyway)."""
         await self._wait_until(lambda: self.poll_requests > 0, timeout, "the bot to call getUpdates")
 
-    async def wait_for_polls(self, count: int, timeout: float = 10.0) -> None:
-        await self._wait_until(lambda: len(self.polls) >= count, timeout, f"{count} answered getUpdates calls")
+    async def wait_for_refusals(self, count: int, timeout: float = 10.0) -> None:
+        await self._wait_until(lambda: len(self.refusals) >= count, timeout, f"{count} calls answered with an error")
 
     def poll_gaps_ms(self, since: float = 0.0) -> list[float]:
         """How long the bot took to ask for updates again after each answer: its event loop's stalls, in ms."""
@@ -461,7 +470,9 @@ class FakeTelegram(LoopbackServer):
         try:
             return await handler(await _parameters(request))
         except _BadRequest as error:
-            return self._refuse(method, 400, f"Bad Request: {error}")
+            response = self._refuse(method, 400, f"Bad Request: {error}")
+            await self._changed_now()
+            return response
 
     def _refuse(self, method: str, status: int, description: str, *, retry_after: int | None = None) -> web.Response:
         self.refusals.append(Refusal(method, status, description, self.clock()))

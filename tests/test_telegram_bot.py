@@ -293,6 +293,36 @@ async def test_a_429_on_sending_the_answer_is_waited_out_and_the_answer_arrives(
     assert answered_at - refusal.at >= 1.0, "after the retry_after Telegram asked for"
 
 
+async def test_a_user_who_blocked_the_bot_costs_one_warning_and_no_second_try(
+    telegram_bot, telegram_fake, photo, caplog
+):
+    telegram_fake.fail_next("sendPhoto", 403, description="Forbidden: bot was blocked by the user")
+    posted = await telegram_fake.post_message(attachment=photo(5))
+
+    await telegram_fake.wait_for_refusals(1)
+    await telegram_fake.answer_to(await telegram_fake.post_message("/help"))  # later, from someone else
+    await asyncio.sleep(0.2)
+
+    assert not [message for message in telegram_fake.sent if message.reply_to == posted["message_id"]]
+    warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert warnings == ["Could not answer on Telegram: Forbidden: bot was blocked by the user (Forbidden)"]
+
+
+async def test_a_bug_is_logged_with_its_traceback_and_the_user_gets_an_apology(
+    telegram_bot, telegram_fake, service, monkeypatch, caplog
+):
+    def broken_stats() -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "stats", broken_stats)
+
+    answer = await telegram_fake.answer_to(await telegram_fake.post_message("/stats"))
+
+    assert answer.text.startswith("Something went wrong on my side.")
+    (error,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert error.exc_info and "a bug" in str(error.exc_info[1])
+
+
 async def test_a_502_from_getupdates_is_one_log_line_and_polling_goes_on(
     settings, service, telegram_fake, photo, caplog
 ):

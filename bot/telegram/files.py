@@ -71,9 +71,11 @@ class TelegramDownloads:
             raise DownloadFailed(f"{label}: getFile said {error.message}") from None
         except TelegramError as error:
             raise DownloadFailed(f"{label}: getFile failed ({type(error).__name__})") from None
+        if not telegram_file.file_path:
+            raise DownloadFailed(f"{label}: getFile gave no file path")
         assert self._session is not None, "the front end opens the downloads before polling"
         # file_path is a URL with the bot's token in it: it goes to the download alone, never to a log or an error.
-        return await download_capped(self._session, telegram_file.file_path or "", max_bytes, name=label)
+        return await download_capped(self._session, telegram_file.file_path, max_bytes, name=label)
 
 
 def largest_photo_within(sizes: Sequence[PhotoSize], limits: ImageLimits) -> PhotoSize:
