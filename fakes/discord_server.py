@@ -1,7 +1,5 @@
-"""A fake Discord on 127.0.0.1 (REST API, attachment CDN and gateway) that the real discord.py client talks to.
-
-It runs in a thread with its own event loop, as the real service runs elsewhere, so its clocks see a stalled bot.
-"""
+"""A fake Discord on 127.0.0.1 (REST API, attachment CDN and gateway) that the real discord.py client talks to;
+a LoopbackServer, so it runs in a thread of its own, as the real service runs elsewhere."""
 
 from __future__ import annotations
 
@@ -12,22 +10,23 @@ import logging
 import mimetypes
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum, IntFlag
 from http import HTTPStatus
 from itertools import pairwise
 from socket import SO_SNDBUF, SOL_SOCKET
-from typing import Any, TypeVar
+from typing import Any, Self
 
 import discord
 import yarl
 from aiohttp import WSMsgType, web
 
+from fakes.loopback import LoopbackServer, what_the_bot_did
+
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 DISCORD_EPOCH_MS = 1_420_070_400_000
 API_VERSION = 10
 DEFAULT_TOKEN = "fake.bot-token.never-log-me"
@@ -37,7 +36,6 @@ APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED = 1 << 19  # the "Message Content Inten
 MESSAGE_FLAG_EPHEMERAL = 1 << 6
 MESSAGE_FLAG_LOADING = 1 << 7
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-STALL_WATCH_SECONDS = 0.01
 CDN_CHUNK_BYTES = 64 * 1024
 ZEROS = bytes(CDN_CHUNK_BYTES)  # one chunk reused, so a 200 MB stream costs the fake 64 KiB
 # Why Discord closes a gateway, as it says in the close frame.
@@ -254,7 +252,7 @@ def _status_error(status: int) -> web.Response:
     return _error(status, 0, f"{status}: {HTTPStatus(status).phrase}")
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackServer):
     """One guild with two text channels (#general, #digits), a bot user, and an application owned by `owner`.
 
     `async with FakeDiscord() as discord_fake:` serves it and points discord.py at it. The test side posts
@@ -268,6 +266,8 @@ class FakeDiscord:
     `gateway_url_override` is the gateway GET /gateway/bot hands out. All but the first three may change while
     the fake runs.
     """
+
+    name = "fake Discord"
 
     def __init__(
         self,
@@ -283,6 +283,7 @@ class FakeDiscord:
         channel_send_limit: tuple[int, float] | None = None,
         gateway_url_override: str | None = None,
     ) -> None:
+        super().__init__()
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.login_status = login_status
@@ -322,20 +323,13 @@ class FakeDiscord:
         self._interactions: dict[str, dict[str, Any]] = {}
         self._sessions: list[_GatewaySession] = []
         self._send_windows: dict[int, _SendWindow] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._changed: asyncio.Condition | None = None
         self._endpoints_before: tuple[str, yarl.URL] | None = None
-        self._own_stalls: list[tuple[float, float]] = []
-        self._stall_watch: asyncio.Task[None] | None = None
-        self.port = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> FakeDiscord:
+    async def __aenter__(self) -> Self:
         """Starts serving and points discord.py here until exit (it keeps its endpoints in class attributes)."""
-        await self.start()
+        await super().__aenter__()
         self._endpoints_before = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
         discord.http.Route.BASE = self.api_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
@@ -343,40 +337,9 @@ class FakeDiscord:
 
     async def __aexit__(self, *exc_info: object) -> None:
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._endpoints_before
-        await self.close()
+        await super().__aexit__(*exc_info)
 
-    async def start(self) -> None:
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            try:
-                self._loop.run_until_complete(self._start_server())
-            except BaseException as error:
-                failure.append(error)
-                started.set()
-                return
-            started.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._stop_server())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-discord", daemon=True)
-        self._thread.start()
-        await asyncio.to_thread(started.wait)
-        if failure:
-            raise failure[0]
-
-    async def close(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        await asyncio.to_thread(self._thread.join, 10)
-        self._loop = self._thread = None
-
-    async def _start_server(self) -> None:
-        self._changed = asyncio.Condition()
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         api = f"/api/v{API_VERSION}"
         routes = [
@@ -401,27 +364,15 @@ class FakeDiscord:
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._stall_watch = asyncio.get_running_loop().create_task(self._watch_own_loop())
+        return app
 
-    async def _watch_own_loop(self) -> None:
-        while True:
-            asleep_at = self.clock()
-            await asyncio.sleep(STALL_WATCH_SECONDS)
-            self._own_stalls.append((asleep_at, (self.clock() - asleep_at - STALL_WATCH_SECONDS) * 1000))
-
-    async def _stop_server(self) -> None:
-        if self._stall_watch is not None:
-            self._stall_watch.cancel()
+    async def before_stop(self) -> None:
         for session in list(self._sessions):
             session.fake_close_code = 1001
             await session.socket.close(code=1001, message=b"fake Discord is shutting down")
-        if self._runner is not None:
-            await self._runner.cleanup()
+
+    def what_happened(self) -> str:
+        return what_the_bot_did((f"{m.via} → {m.channel_id}: {m.text!r}" for m in self.sent), self.unknown_requests)
 
     @property
     def api_base(self) -> str:
@@ -551,41 +502,6 @@ class FakeDiscord:
         arrivals = [beat.received_at for beat in self.heartbeats if beat.received_at >= since]
         interval = self.heartbeat_interval_ms / 1000
         return [max(0.0, (later - earlier - interval) * 1000) for earlier, later in pairwise(arrivals)]
-
-    def own_stall_ms(self, since: float = 0.0) -> float:
-        """The longest the fake's own loop was late since `since`: below this, heartbeat lag is not the bot's."""
-        return max((stall for asleep_at, stall in self._own_stalls if asleep_at >= since), default=0.0)
-
-    @staticmethod
-    def clock() -> float:
-        """The clock of `Heartbeat.received_at` and `ready_sent_at`."""
-        return time.perf_counter()
-
-    # ---- plumbing between the test's loop and the fake's loop --------------------------------------------------
-
-    async def _on_server_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        assert self._loop is not None, "the fake Discord is not running"
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
-
-    async def _wait_until(self, done: Callable[[], bool], timeout: float, what: str) -> None:
-        async def wait() -> bool:
-            assert self._changed is not None
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(self._changed.wait_for(done), timeout)
-                except TimeoutError:
-                    return False
-            return True
-
-        if not await self._on_server_loop(wait()):
-            sent = "\n".join(f"  {m.via} → {m.channel_id}: {m.text!r}" for m in self.sent) or "  (nothing)"
-            unknown = f"; unknown requests: {self.unknown_requests}" if self.unknown_requests else ""
-            raise AssertionError(f"fake Discord waited {timeout} s for {what}{unknown}; the bot sent:\n{sent}")
-
-    async def _changed_now(self) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
 
     # ---- payloads --------------------------------------------------------------------------------------------
 

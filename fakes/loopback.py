@@ -6,13 +6,20 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
 T = TypeVar("T")
 STALL_WATCH_SECONDS = 0.01
+
+
+def what_the_bot_did(sent: Iterable[str], unknown_requests: list[str]) -> str:
+    """A fake's `what_happened()`: the requests it does not serve, then each message the bot sent, one a line."""
+    sent_lines = "\n".join(f"  {message}" for message in sent) or "  (nothing)"
+    unknown = f"; unknown requests: {unknown_requests}" if unknown_requests else ""
+    return f"{unknown}; the bot sent:\n{sent_lines}"
 
 
 class LoopbackServer:

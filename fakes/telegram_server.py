@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from PIL import Image
 
-from fakes.loopback import LoopbackServer
+from fakes.loopback import LoopbackServer, what_the_bot_did
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +210,7 @@ class FakeTelegram(LoopbackServer):
         await self._changed_now()
 
     def what_happened(self) -> str:
-        sent = "\n".join(f"  {m.method} → {m.chat_id}: {m.text!r}" for m in self.sent) or "  (nothing)"
-        unknown = f"; unknown requests: {self.unknown_requests}" if self.unknown_requests else ""
-        return f"{unknown}; the bot sent:\n{sent}"
+        return what_the_bot_did((f"{m.method} → {m.chat_id}: {m.text!r}" for m in self.sent), self.unknown_requests)
 
     @property
     def api_base(self) -> str:
