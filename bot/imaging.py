@@ -38,6 +38,8 @@ INK_THRESHOLD = 0.35  # of the ink's contrast: faint notebook rules and shadows 
 RULE_LENGTH = 0.35  # of the picture's width: longer runs on several thin bands of rows are ruled lines
 RULE_THICKNESS = 0.015  # of the picture's height
 RULED_LINES = 3
+RULE_PIECE = 0.06  # of the picture's width: a run this long on a rule's rows is a piece of it, not a stroke across it
+FLAT_STROKE = 3.0  # a mark this many times wider than tall is a bar or a piece of a rule, never a digit alone
 FRAME_CANDIDATES = 16
 BORDER_BAND = 0.15  # of the picture's longest side: a mark lying within it along the border is the desk's edge
 FLAT_TOLERANCE = 2.0  # grey levels: a page this even is a digital drawing, not a photo
@@ -259,7 +261,7 @@ def to_mnist_tensor(image: Image.Image) -> np.ndarray:
     contrast = _strongest(ink)
     if contrast < MIN_INK_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
         raise NoDigitFound("nothing on the picture stands out from the page")
-    components = _Components(_without_ruled_lines(_runs(ink > max(INK_THRESHOLD * contrast, 3.0 * noise))), ink)
+    components = _Components(_without_rules(ink > max(INK_THRESHOLD * contrast, 3.0 * noise)), ink)
     digit = components.digit()
     if digit is None:
         raise NoDigitFound("nothing on the picture is shaped like a digit")
@@ -367,20 +369,46 @@ class _Runs:
         return _Runs(self.rows[keep], self.starts[keep], self.ends[keep], self.shape)
 
 
-def _without_ruled_lines(runs: _Runs) -> _Runs:
-    """Drops notebook rules: long runs on several thin bands of rows (a digit's bar is one band, a frame two)."""
+def _without_rules(mask: np.ndarray) -> _Runs:
+    """The mask's runs without notebook rules, nor the lines of squared paper (rules turned a quarter).
+
+    Both are found on the whole mask: the lines of one direction cut those of the other into short pieces.
+    """
+    runs = _runs(mask)
+    across = _ruled_lines(runs)
+    if not across.any():
+        return runs  # a page without rules has no squares either: most pictures skip the second look
+    columns = _runs(mask.T)
+    down = _ruled_lines(columns)
+    if not down.any():
+        return runs.subset(~across)
+    return _runs(_mask_of(runs.subset(~across)) & ~_mask_of(columns.subset(down)).T)
+
+
+def _mask_of(runs: _Runs) -> np.ndarray:
+    edges = np.zeros((runs.shape[0], runs.shape[1] + 1), dtype=np.int32)
+    np.add.at(edges, (runs.rows, runs.starts), 1)
+    np.add.at(edges, (runs.rows, runs.ends), -1)
+    return np.cumsum(edges, axis=1)[:, :-1] > 0
+
+
+def _ruled_lines(runs: _Runs) -> np.ndarray:
+    """Which runs are rules: long runs on several thin bands of rows (a digit's bar is one band, a frame two)."""
     long = runs.ends - runs.starts >= RULE_LENGTH * runs.shape[1]
     rule_rows = np.unique(runs.rows[long])
+    no_rules = np.zeros(runs.rows.size, dtype=bool)
     if rule_rows.size < 2:
-        return runs
+        return no_rules
     band_starts = np.flatnonzero(np.diff(rule_rows, prepend=-2) > 1)
     band_sizes = np.diff(band_starts, append=rule_rows.size)
     thin = band_sizes <= max(2, RULE_THICKNESS * runs.shape[0])
     if np.count_nonzero(thin) < RULED_LINES:
-        return runs
+        return no_rules
     thin_rows = np.zeros(runs.shape[0], dtype=bool)
     thin_rows[rule_rows[np.repeat(thin, band_sizes)]] = True
-    return runs.subset(~(long & thin_rows[runs.rows]))
+    # A rule fading in and out leaves pieces: on its rows only short runs, strokes crossing it, stay.
+    piece = runs.ends - runs.starts >= RULE_PIECE * runs.shape[1]
+    return piece & thin_rows[runs.rows]
 
 
 class _Components:
@@ -431,6 +459,7 @@ class _Components:
         # How digit-like each component is: its ink, less if it touches the border or is clutter or a speck.
         self.score = self.mass * np.where(touches_border, 0.5, 1.0) * np.where(self.is_clutter, 0.05, 1.0)
         self.score *= np.minimum(1.0, self.span / (0.04 * max(height, width))) ** 2
+        self.flat = box_width > FLAT_STROKE * np.maximum(box_height, 1)
 
     @property
     def best_score(self) -> float:
@@ -440,7 +469,7 @@ class _Components:
         """Labels of the components that make the digit: the most digit-like one and its close neighbours."""
         if self.best_score <= 0:
             return None
-        best = int(np.argmax(self.score))
+        best = int(np.argmax(self.score * np.where(self.flat, 0.05, 1.0)))
         chosen = np.zeros(self.area.size, dtype=bool)
         chosen[best] = True
         # Pieces of one digit (a 5's detached bar, a broken 4) are big and close; a speck beside it is small.
@@ -455,7 +484,9 @@ class _Components:
                 & (self.left < right + reach)
                 & (self.right > left - reach)
             )
-            joined = chosen | (near & mergeable)
+            # A bar joins a digit (a 5's, a 7's), a rule's piece reaching beyond it does not.
+            fits = ~self.flat | (self.right - self.left <= 1.5 * max(bottom - top, right - left))
+            joined = chosen | (near & mergeable & fits)
             if (joined == chosen).all():
                 break
             chosen = joined
