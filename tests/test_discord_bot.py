@@ -4,76 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import io
-import itertools
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from bot.cli import run_discord
 from bot.discord.client import DigitBot
 from bot.discord.settings import DiscordSettings
-from bot.imaging import ImageLimits
-from bot.recognizer import Recognizer
 from bot.service import DigitService
-from bot.settings import Settings
 from fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Intent, SentMessage, Upload
-from model_training.chat_pictures import render_chat_picture
+from tests.conftest import MAX_IMAGE_BYTES, blank_page_png, core_settings, first_digit, make_service
 
-MAX_IMAGE_BYTES = 1_000_000
 BURST_USERS = 8
-
-
-@pytest.fixture(scope="module")
-def model_path(shipped_model_path) -> Path:
-    if not shipped_model_path.is_file():
-        pytest.fail(f"no model at {shipped_model_path}: train one with `python -m model_training`")
-    return shipped_model_path
-
-
-def core_settings(model_path: Path, **changes: object) -> Settings:
-    defaults = {"max_image_bytes": MAX_IMAGE_BYTES, "user_cooldown_seconds": 0, "download_timeout_seconds": 0.5}
-    return Settings(model_path=model_path, **{**defaults, **changes})
-
-
-def make_service(settings: Settings) -> DigitService:
-    limits = ImageLimits(max_bytes=settings.max_image_bytes)
-    return DigitService(Recognizer(settings.model_path, limits=limits), settings)
+DOWNLOAD_TIMEOUT_SECONDS = 0.5  # a download that hangs is given up well within a test
 
 
 @pytest.fixture(scope="module")
 def service(model_path) -> DigitService:
-    service = make_service(core_settings(model_path))
+    service = make_service(model_path, download_timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS)
     yield service
     service.close()
 
 
 @pytest.fixture(scope="module")
-def digit_pictures(mnist_test_split, service) -> Callable[..., Upload]:
-    """`picture(7, nth=0)`: the first MNIST test 7 that the recognizer reads right when drawn as a chat picture.
-
-    So these tests check the bot's plumbing (each answer says what its picture shows, in the right place),
-    not the model's accuracy, which the model's own tests measure.
-    """
-    images, labels = mnist_test_split
-
-    def readable_drawings(digit: int, style: str) -> Iterator[bytes]:
-        for index in np.flatnonzero(labels == digit):
-            data = render_chat_picture(images[index], style, np.random.default_rng(index))
-            (result,) = service.recognizer.read_many([data])
-            if getattr(result, "digit", None) == digit:
-                yield data
+def digit_pictures(readable_digit) -> Callable[..., Upload]:
+    """`picture(7, nth=0)`: `readable_digit`'s picture as a Discord user attaches it, by default a PNG screenshot."""
 
     def picture(digit: int, *, nth: int = 0, style: str = "transparent_png") -> Upload:
-        data = next(itertools.islice(readable_drawings(digit, style), nth, None))
-        return Upload.picture(f"digit-{digit}-{nth}", data)
+        return Upload.picture(f"digit-{digit}-{nth}", readable_digit(digit, nth=nth, style=style))
 
     return picture
 
@@ -121,19 +85,6 @@ async def running_bot(settings: DiscordSettings, service: DigitService, fake: Fa
 async def digit_bot(settings, service, discord_fake) -> AsyncIterator[DigitBot]:
     async with running_bot(settings, service, discord_fake) as bot:
         yield bot
-
-
-def blank_page_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (200, 200), 255).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def first_digit(answer: SentMessage) -> int:
-    """The first digit a reader meets in the answer: the one the bot says it read."""
-    match = re.search(r"\d", answer.text)
-    assert match, f"no digit in {answer.text!r}"
-    return int(match.group())
 
 
 def embed_digits(answer: SentMessage) -> list[int]:
@@ -272,7 +223,7 @@ async def test_a_picture_inside_the_cooldown_waits_its_turn_and_spam_gets_one_no
     settings, model_path, discord_fake, digit_pictures
 ):
     ed = discord_fake.make_user("ed")
-    slow_service = make_service(core_settings(model_path, user_cooldown_seconds=2))
+    slow_service = make_service(model_path, user_cooldown_seconds=2, download_timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS)
     try:
         async with running_bot(settings, slow_service, discord_fake):
             posts = [

@@ -17,14 +17,11 @@ import pytest
 from bot.cli import run_discord
 from bot.discord.client import make_bot
 from fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Upload
+from tests.conftest import MAX_IMAGE_BYTES, core_settings, first_digit
 from tests.test_discord_bot import (  # noqa: F401 (fixtures, used by name)
-    MAX_IMAGE_BYTES,
-    core_settings,
     digit_bot,
     digit_pictures,
     discord_fake,
-    first_digit,
-    model_path,
     running_bot,
     service,
     settings,

@@ -1,6 +1,6 @@
 """Stopping the bot as systemd, Docker or Ctrl-C do: a real `python -m bot discord` process on a fake Discord."""
 
-# The picture fixtures come from test_discord_bot and are pytest parameters by name, which ruff reads as shadowing.
+# The picture fixture comes from test_discord_bot and is a pytest parameter by name, which ruff reads as shadowing.
 # ruff: noqa: F811
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from fakes.discord_server import FakeDiscord, GatewayClose
-from tests.test_discord_bot import MAX_IMAGE_BYTES, digit_pictures, model_path, service  # noqa: F401 (fixtures)
+from tests.conftest import MAX_IMAGE_BYTES
+from tests.test_discord_bot import digit_pictures  # noqa: F401 (a fixture)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PICTURES = 20

@@ -10,10 +10,8 @@ import pytest
 from PIL import Image
 
 from bot.errors import ImageTooLarge
-from bot.imaging import ImageLimits
-from bot.recognizer import Recognizer
-from bot.service import MAX_PICTURES_PER_REQUEST, DigitService, IncomingFile, Picture, Request
-from bot.settings import Settings
+from bot.service import MAX_PICTURES_PER_REQUEST, IncomingFile, Picture, Request
+from tests.conftest import make_service
 
 MAX_IMAGE_BYTES = 200_000
 
@@ -31,14 +29,9 @@ def digit_png(mnist_test_split) -> dict[int, bytes]:
     return pictures
 
 
-def make_service(shipped_model_path, **changes: object) -> DigitService:
-    settings = Settings(model_path=shipped_model_path, max_image_bytes=MAX_IMAGE_BYTES, **changes)
-    return DigitService(Recognizer(shipped_model_path, limits=ImageLimits(max_bytes=MAX_IMAGE_BYTES)), settings)
-
-
 @pytest.fixture
 def service(shipped_model_path):
-    service = make_service(shipped_model_path, user_cooldown_seconds=0)
+    service = make_service(shipped_model_path, max_image_bytes=MAX_IMAGE_BYTES)
     yield service
     service.close()
 
@@ -130,7 +123,7 @@ async def test_files_past_the_tenth_are_named_not_ignored(service, digit_png):
 async def test_a_request_inside_the_cooldown_waits_its_turn_and_further_ones_get_one_notice(
     shipped_model_path, digit_png
 ):
-    service = make_service(shipped_model_path, user_cooldown_seconds=0.5)
+    service = make_service(shipped_model_path, max_image_bytes=MAX_IMAGE_BYTES, user_cooldown_seconds=0.5)
     uploads = Uploads()
     try:
         first = await service.answer(Request(user="ed", platform="test", files=[uploads.file("a", digit_png[1])]))
@@ -158,7 +151,7 @@ async def test_a_request_inside_the_cooldown_waits_its_turn_and_further_ones_get
 
 
 async def test_past_the_cap_on_pictures_in_progress_the_bot_says_it_is_busy(shipped_model_path, digit_png):
-    service = make_service(shipped_model_path, user_cooldown_seconds=0, max_pictures_in_progress=3)
+    service = make_service(shipped_model_path, max_image_bytes=MAX_IMAGE_BYTES, max_pictures_in_progress=3)
     uploads = Uploads()
     uploads.release.clear()
     try:
@@ -181,7 +174,9 @@ async def test_past_the_cap_on_pictures_in_progress_the_bot_says_it_is_busy(ship
 
 
 async def test_downloads_wait_for_their_share_of_the_byte_budget(shipped_model_path, digit_png):
-    service = make_service(shipped_model_path, user_cooldown_seconds=0, max_bytes_in_progress=2 * MAX_IMAGE_BYTES)
+    service = make_service(
+        shipped_model_path, max_image_bytes=MAX_IMAGE_BYTES, max_bytes_in_progress=2 * MAX_IMAGE_BYTES
+    )
     uploads = Uploads()
     uploads.release.clear()
     try:

@@ -5,80 +5,40 @@ from __future__ import annotations
 
 import asyncio
 import io
-import itertools
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from bot.cli import run_telegram
-from bot.imaging import ImageLimits
-from bot.recognizer import Recognizer
 from bot.service import DigitService
 from bot.settings import Settings
 from bot.telegram.application import TelegramFrontEnd
 from bot.telegram.settings import TelegramSettings
-from fakes.telegram_server import Document, FakeTelegram, Photo, SentMessage, Sticker, Voice
-from model_training.chat_pictures import render_chat_picture
+from fakes.telegram_server import Document, FakeTelegram, Photo, Sticker, Voice
+from tests.conftest import MAX_IMAGE_BYTES, blank_page_png, first_digit, make_service
 
-MAX_IMAGE_BYTES = 1_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # python-telegram-bot 22 warns about its own use of RetryAfter.retry_after when a 429 comes.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def model_path(shipped_model_path) -> Path:
-    if not shipped_model_path.is_file():
-        pytest.fail(f"no model at {shipped_model_path}: train one with `python -m model_training`")
-    return shipped_model_path
-
-
-def make_service(model_path: Path, **changes: object) -> DigitService:
-    defaults = {"max_image_bytes": MAX_IMAGE_BYTES, "user_cooldown_seconds": 0, "download_timeout_seconds": 2.0}
-    settings = Settings(model_path=model_path, **{**defaults, **changes})
-    return DigitService(Recognizer(settings.model_path, limits=ImageLimits(max_bytes=MAX_IMAGE_BYTES)), settings)
-
-
-@pytest.fixture(scope="module")
 def service(model_path) -> DigitService:
-    service = make_service(model_path)
+    service = make_service(model_path, download_timeout_seconds=2.0)
     yield service
     service.close()
 
 
-@pytest.fixture(scope="module")
-def digit_pictures(mnist_test_split, service) -> Callable[..., bytes]:
-    """`picture(7, nth=0)`: the first MNIST test 7 that the recognizer reads right when drawn as a chat picture.
-
-    So these tests check the bot's plumbing (each answer says what its picture shows, in the right place),
-    not the model's accuracy, which the model's own tests measure.
-    """
-    images, labels = mnist_test_split
-
-    def readable_drawings(digit: int, style: str) -> Iterator[bytes]:
-        for index in np.flatnonzero(labels == digit):
-            data = render_chat_picture(images[index], style, np.random.default_rng(index))
-            (result,) = service.recognizer.read_many([data])
-            if getattr(result, "digit", None) == digit:
-                yield data
-
-    def picture(digit: int, *, nth: int = 0, style: str = "paper_photo") -> bytes:
-        return next(itertools.islice(readable_drawings(digit, style), nth, None))
-
-    return picture
-
-
 @pytest.fixture
-def photo(digit_pictures) -> Callable[..., Photo]:
-    return lambda digit, nth=0: Photo.of(digit_pictures(digit, nth=nth))
+def photo(readable_digit) -> Callable[..., Photo]:
+    """`photo(7, nth=0)`: `readable_digit`'s picture as Telegram keeps a photo, with its thumbnails."""
+    return lambda digit, nth=0: Photo.of(readable_digit(digit, nth=nth))
 
 
 @pytest.fixture
@@ -120,23 +80,10 @@ async def telegram_bot(settings, service, telegram_fake) -> AsyncIterator[None]:
         yield
 
 
-def blank_page_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (200, 200), 255).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def first_digit(answer: SentMessage) -> int:
-    """The first digit a reader meets in the answer: the one the bot says it read."""
-    match = re.search(r"\d", answer.text)
-    assert match, f"no digit in {answer.text!r}"
-    return int(match.group())
-
-
 async def test_a_photo_in_a_private_chat_gets_a_reply_with_the_digit_and_the_picture_the_model_saw(
-    telegram_bot, telegram_fake, digit_pictures
+    telegram_bot, telegram_fake, readable_digit
 ):
-    photo = Photo.of(digit_pictures(7))
+    photo = Photo.of(readable_digit(7))
     posted = await telegram_fake.post_message(attachment=photo)
 
     answer = await telegram_fake.answer_to(posted)
@@ -151,8 +98,8 @@ async def test_a_photo_in_a_private_chat_gets_a_reply_with_the_digit_and_the_pic
     assert telegram_fake.file_requests == [largest["file_id"]], "the largest copy, and only it, is fetched"
 
 
-async def test_an_image_sent_as_a_file_is_read_from_its_original_bytes(telegram_bot, telegram_fake, digit_pictures):
-    picture = Document("digit-3.png", digit_pictures(3, style="transparent_png"), "image/png")
+async def test_an_image_sent_as_a_file_is_read_from_its_original_bytes(telegram_bot, telegram_fake, readable_digit):
+    picture = Document("digit-3.png", readable_digit(3, style="transparent_png"), "image/png")
     posted = await telegram_fake.post_message(attachment=picture)
 
     answer = await telegram_fake.answer_to(posted)
@@ -270,9 +217,9 @@ async def test_an_album_gets_an_answer_under_each_picture(telegram_bot, telegram
 
 
 async def test_a_photo_whose_largest_copy_is_over_the_limit_is_read_from_a_smaller_copy(
-    telegram_bot, telegram_fake, digit_pictures
+    telegram_bot, telegram_fake, readable_digit
 ):
-    photo = Photo.of(digit_pictures(4), declared_size=MAX_IMAGE_BYTES + 1)
+    photo = Photo.of(readable_digit(4), declared_size=MAX_IMAGE_BYTES + 1)
     posted = await telegram_fake.post_message(attachment=photo)
 
     answer = await telegram_fake.answer_to(posted)
@@ -369,10 +316,10 @@ async def test_a_burst_of_40_photos_from_40_users_is_all_answered(telegram_bot, 
     assert time.perf_counter() - started < 15
 
 
-async def test_the_token_never_reaches_the_logs(settings, service, telegram_fake, digit_pictures, caplog):
+async def test_the_token_never_reaches_the_logs(settings, service, telegram_fake, readable_digit, caplog):
     caplog.set_level(logging.DEBUG)
     async with running_bot(settings, service, telegram_fake):
-        posted = await telegram_fake.post_message(attachment=Document("d.png", digit_pictures(3), "image/png"))
+        posted = await telegram_fake.post_message(attachment=Document("d.png", readable_digit(3), "image/png"))
         await telegram_fake.answer_to(posted)
 
     assert caplog.records, "logging was captured"

@@ -9,33 +9,17 @@ import signal
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 from fakes.discord_server import FakeDiscord, Upload
 from fakes.telegram_server import FakeTelegram, Photo
-from model_training.chat_pictures import render_chat_picture
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def two_pictures(mnist_test_split, recognizer) -> list[tuple[int, bytes]]:
-    """Two MNIST test digits drawn as photos, each one the model reads right: the test is about plumbing."""
-    images, labels = mnist_test_split
-    pictures = [
-        (int(labels[index]), render_chat_picture(images[index], "paper_photo", np.random.default_rng(index)))
-        for index in (0, 1)
-    ]
-    for digit, data in pictures:
-        assert recognizer.read(data).digit == digit
-    return pictures
-
-
 async def test_one_process_answers_on_discord_and_telegram_counts_both_and_stops_cleanly_on_sigterm(
-    two_pictures, shipped_model_path
+    readable_digit, shipped_model_path
 ):
-    (discord_digit, discord_picture), (telegram_digit, telegram_picture) = two_pictures
+    discord_digit, telegram_digit = 7, 2
+    discord_picture, telegram_picture = readable_digit(discord_digit), readable_digit(telegram_digit)
     async with FakeDiscord() as discord_fake, FakeTelegram() as telegram_fake:
         environment = {
             **os.environ,
