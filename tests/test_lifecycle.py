@@ -5,77 +5,49 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from fakes.discord_server import FakeDiscord, GatewayClose
+from tests.bot_process import bot_process
 from tests.conftest import MAX_IMAGE_BYTES
 from tests.test_discord_bot import digit_pictures  # noqa: F401 (a fixture)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PICTURES = 20
 DOWNLOAD_SECONDS = 1.0
 STOP_SECONDS = 6.0  # from the signal to the exit, with every picture in flight answered
-
-
-async def collect_lines(stream: asyncio.StreamReader, lines: list[str]) -> None:
-    async for line in stream:
-        lines.append(line.decode(errors="replace").rstrip())
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_stop_signal_answers_every_picture_in_flight_then_exits_0(model_path, digit_pictures, stop_signal):
     async with FakeDiscord(heartbeat_interval_ms=1000) as fake:
         environment = {
-            **os.environ,
             **fake.bot_environment(),
             "MODEL_PATH": str(model_path),
             "MAX_IMAGE_BYTES": str(MAX_IMAGE_BYTES),  # so that all 20 downloads fit the bytes-in-progress budget
             "USER_COOLDOWN_SECONDS": "0",
             "LOG_LEVEL": "INFO",
         }
-        bot = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "discord",
-            env=environment,
-            cwd=PROJECT_ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        log: list[str] = []
-        log_reader = asyncio.create_task(collect_lines(bot.stdout, log))
-        try:
+        async with bot_process("discord", environment=environment) as bot:
             await fake.wait_until_ready_sent(timeout=30)
             slow = [replace(digit_pictures(n % 10), download_delay_seconds=DOWNLOAD_SECONDS) for n in range(PICTURES)]
             posted = [await fake.post_message("!predict", uploads=[picture]) for picture in slow]
             await fake.wait_for_downloads(PICTURES)
 
-            bot.send_signal(stop_signal)
             signalled = time.perf_counter()
-            exit_status = await asyncio.wait_for(bot.wait(), STOP_SECONDS + 4)
+            exit_status = await bot.stop(stop_signal, timeout=STOP_SECONDS + 4)
             stop_seconds = time.perf_counter() - signalled
-            await log_reader
-            closes = await fake.wait_for_gateway_closes(1)
-        finally:
-            if bot.returncode is None:
-                bot.kill()
-                await bot.wait()
+        closes = await fake.wait_for_gateway_closes(1)
 
-    output = "\n".join(log)
+    output = bot.output
     assert exit_status == 0, output
     assert stop_seconds < STOP_SECONDS, output
     answered = {message.reply_to for message in fake.sent}
     assert answered == {int(message["id"]) for message in posted}, "every picture in flight is answered"
     assert closes == [GatewayClose(1000, by_bot=True)], "a normal close: Discord ends the session at once"
     assert "Traceback" not in output and " ERROR " not in output, output
-    stopping = [line for line in log if "stopping" in line.lower()]
+    stopping = [line for line in bot.log if "stopping" in line.lower()]
     assert len(stopping) == 1 and stop_signal.name in stopping[0], output

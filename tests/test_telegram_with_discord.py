@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import signal
-import sys
-from pathlib import Path
 
 from fakes.discord_server import FakeDiscord, Upload
 from fakes.telegram_server import FakeTelegram, Photo
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from tests.bot_process import bot_process
 
 
 async def test_one_process_answers_on_discord_and_telegram_counts_both_and_stops_cleanly_on_sigterm(
@@ -22,7 +17,6 @@ async def test_one_process_answers_on_discord_and_telegram_counts_both_and_stops
     discord_picture, telegram_picture = readable_digit(discord_digit), readable_digit(telegram_digit)
     async with FakeDiscord() as discord_fake, FakeTelegram() as telegram_fake:
         environment = {
-            **os.environ,
             "DISCORD_TOKEN": discord_fake.token,
             "DISCORD_API_BASE": discord_fake.api_base,
             "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
@@ -31,16 +25,7 @@ async def test_one_process_answers_on_discord_and_telegram_counts_both_and_stops
             "MODEL_PATH": str(shipped_model_path),
             "USER_COOLDOWN_SECONDS": "0",
         }
-        bot = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            env=environment,
-            cwd=PROJECT_ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
+        async with bot_process(environment=environment) as bot:
             await discord_fake.wait_until_ready_sent(timeout=30)
             await telegram_fake.wait_until_polling(timeout=30)
             on_discord = await discord_fake.post_message("!predict", uploads=[Upload.picture("digit", discord_picture)])
@@ -49,13 +34,8 @@ async def test_one_process_answers_on_discord_and_telegram_counts_both_and_stops
             telegram_answer = await telegram_fake.answer_to(on_telegram, timeout=30)
             stats = await telegram_fake.answer_to(await telegram_fake.post_message("/stats"))
 
-            bot.send_signal(signal.SIGTERM)
-            status = await asyncio.wait_for(bot.wait(), 20)
-        finally:
-            if bot.returncode is None:
-                bot.kill()
-                await bot.wait()
-        output = (await bot.stdout.read()).decode(errors="replace")
+            status = await bot.stop(signal.SIGTERM, timeout=20)
+        output = bot.output
 
     assert re.search(r"\d", discord_answer.text).group() == str(discord_digit)
     assert re.search(r"\d", telegram_answer.text).group() == str(telegram_digit)
