@@ -31,10 +31,10 @@ EXIT_OK, EXIT_SOME_UNREAD, EXIT_USAGE = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
-        description="digit-bot reads the handwritten digit in a picture. With no command it runs the Discord "
-        "bot when DISCORD_TOKEN is set (in the environment or .env), the Telegram bot when TELEGRAM_TOKEN is, "
-        "both in one process when both are, else a console chat.",
+        prog="digit-bot",
+        description="digit-bot (or python -m bot) reads the handwritten digit in a picture. With no command it "
+        "runs the Discord bot when DISCORD_TOKEN is set (in the environment or .env), the Telegram bot when "
+        "TELEGRAM_TOKEN is, both in one process when both are, else a console chat.",
         epilog="Settings come from the environment and .env; see .env.example.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="one JSON object per line: file, digit, confidence, top, sure, error"
     )
     commands.add_parser("console", help="chat with the bot in this terminal (!predict PATH, !stats, !help)")
+    commands.add_parser(
+        "serve", help="run every chat front end whose token is set, for systemd and Docker (exit 1 when none is)"
+    )
     commands.add_parser("discord", help="run the Discord bot (needs DISCORD_TOKEN)")
     commands.add_parser("telegram", help="run the Telegram bot (needs TELEGRAM_TOKEN)")
     return parser
@@ -73,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_discord(settings, discord_settings)
     if args.command == "telegram":
         return run_telegram(settings, telegram_settings)
-    if args.command is None and (discord_settings.token or telegram_settings.token):
+    if args.command == "serve" or (args.command is None and (discord_settings.token or telegram_settings.token)):
         return run_chat_front_ends(settings, discord_settings, telegram_settings)
     return run_console(settings)
 
@@ -145,6 +148,12 @@ def run_chat_front_ends(
     settings: Settings, discord_settings: DiscordSettings, telegram_settings: TelegramSettings
 ) -> int:
     """Every chat front end whose token is set, on one event loop over one DigitService (so /stats counts all)."""
+    if not discord_settings.token and not telegram_settings.token:
+        print(
+            "error: neither DISCORD_TOKEN nor TELEGRAM_TOKEN is set: put a bot's token in .env (see README)",
+            file=sys.stderr,
+        )
+        return 1
 
     def front_ends(service: DigitService) -> list[FrontEnd]:
         chosen: list[FrontEnd] = []

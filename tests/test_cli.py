@@ -22,7 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_bot(*args: str, stdin: str = "", model_path=None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "DISCORD_TOKEN": ""}  # set, so a developer's .env cannot fill it in
+    environment = {**os.environ, "DISCORD_TOKEN": "", "TELEGRAM_TOKEN": ""}  # set, so a developer's .env cannot fill them
     if model_path is not None:
         environment["MODEL_PATH"] = str(model_path)
     return subprocess.run(
@@ -103,6 +103,14 @@ def test_a_missing_model_is_one_clear_line_and_exit_1(tmp_path, digit_pictures):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: MODEL_PATH: no model file at")
     assert "Traceback" not in result.stderr
+
+
+def test_serve_without_any_token_is_one_clear_line_and_exit_1():
+    result = run_bot("serve")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: neither DISCORD_TOKEN nor TELEGRAM_TOKEN is set: put a bot's token in .env (see README)"
+    )
 
 
 def test_discord_without_a_token_is_one_clear_line_and_exit_1():
