@@ -22,7 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_bot(*args: str, stdin: str = "", model_path=None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "DISCORD_TOKEN": "", "TELEGRAM_TOKEN": ""}  # set, so a developer's .env cannot fill them
+    environment = {**os.environ, "DISCORD_TOKEN": "", "TELEGRAM_TOKEN": ""}  # set: a developer's .env cannot fill them
     if model_path is not None:
         environment["MODEL_PATH"] = str(model_path)
     return subprocess.run(
