@@ -124,10 +124,10 @@ def _desk_edges(canvas: np.ndarray, rng: np.random.Generator) -> None:
         canvas[:, width - int(width * rng.uniform(0.03, 0.1)) :] = desk
 
 
-def _jpeg(canvas: np.ndarray, rng: np.random.Generator, **save: object) -> bytes:
+def _jpeg(canvas: np.ndarray, rng: np.random.Generator, qualities: tuple[int, int] = (75, 93), **save: object) -> bytes:
     buffer = io.BytesIO()
     image = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
-    image.save(buffer, "JPEG", quality=int(rng.integers(75, 93)), **save)
+    image.save(buffer, "JPEG", quality=int(rng.integers(*qualities)), **save)
     return buffer.getvalue()
 
 

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         tflite_agreement,
         write_metrics,
     )
+    from model_training.calibration import calibrate_model
     from model_training.data import MnistDataError, load_mnist, to_model_input
     from model_training.evaluation import evaluate
     from model_training.recipes import RECIPES
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     run = train(recipe, data, epochs=epochs, batch_size=batch_size, seed=args.seed, limit=args.limit)
 
     x_test = to_model_input(data.x_test)
+    calibration = calibrate_model(run.model, run.validation, x_test, data.y_test) if run.validation else None
     scores = evaluate(run.model, x_test, data.y_test)
     keras_path, tflite_path = export_model(run.model, args.out)
     agreement = tflite_agreement(tflite_path, x_test, scores.probabilities)
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         arch=args.arch,
         run=run,
         scores=scores,
+        calibration=calibration,
         agreement=agreement,
         batch_size=batch_size,
         seed=args.seed,

@@ -18,6 +18,8 @@ class Recipe:
     batch_size: int
     validation_size: int  # held out from the end of the training split; 0 trains on all of it
     distortion: Distortion | None  # None: train on the digits as they are
+    european_share: float  # of the 1s and 7s: European versions (a flagged 1, a crossed 7) added beside them
+    posted_share: float  # of the digits: also rendered as posted photos and framed by bot.imaging
     outlier_share: float  # doodles added, as a share of the training digits, with equal-probability targets
     make_optimizer: Callable[[int], keras.optimizers.Optimizer]  # steps of training → optimizer
 
@@ -45,6 +47,8 @@ RECIPES = {
         batch_size=64,
         validation_size=0,
         distortion=None,
+        european_share=0.0,
+        posted_share=0.0,
         outlier_share=0.0,
         make_optimizer=_seed_optimizer,
     ),
@@ -54,6 +58,8 @@ RECIPES = {
         batch_size=128,
         validation_size=5000,
         distortion=Distortion(),
+        european_share=0.4,
+        posted_share=0.1,
         outlier_share=0.1,
         make_optimizer=_cnn_optimizer,
     ),

@@ -12,7 +12,9 @@ import tensorflow as tf
 from model_training.augmentation import distort_batch
 from model_training.data import MnistData, to_model_input
 from model_training.outliers import outlier_tensors
+from model_training.posted_digits import posted_tensors
 from model_training.recipes import Recipe
+from model_training.writing_styles import european_variants
 
 
 @dataclass(frozen=True)
@@ -21,27 +23,39 @@ class TrainingRun:
     history: dict[str, list[float]]
     epochs_run: int
     best_epoch: int | None  # 1-based epoch whose weights were kept; None without a validation split
-    training_seconds: float
-    train_examples: int
+    training_seconds: float  # fitting alone
+    preparation_seconds: float  # making the European, posted and doodle examples, once before fitting
+    train_examples: int  # MNIST digits trained on
+    european_examples: int  # European 1s and crossed 7s drawn onto some of them
+    posted_examples: int  # some of them rendered as posted photos and framed by bot.imaging
     outlier_examples: int
-    validation_examples: int
+    validation_examples: int  # MNIST digits held out
+    validation_extra_examples: int  # European and posted versions of held-out digits, validated on as well
+    validation: tuple[np.ndarray, np.ndarray] | None  # all held-out (N, 28, 28, 1) tensors and their labels
 
 
 def train(
     recipe: Recipe, data: MnistData, *, epochs: int, batch_size: int, seed: int, limit: int | None
 ) -> TrainingRun:
     keras.utils.set_random_seed(seed)
+    preparation_started = time.perf_counter()
     x_all, y_all = data.x_train[:limit], data.y_train[:limit]
     validation_size = min(recipe.validation_size, len(x_all) // 10)
     cut = len(x_all) - validation_size
-    x_train, y_train = to_model_input(x_all[:cut]), keras.utils.to_categorical(y_all[:cut], 10)
-    outlier_count = round(recipe.outlier_share * len(x_train))
+    train_digits = _digits_as_served(x_all[:cut], y_all[:cut], recipe, seed)
+    x_train, labels = train_digits.tensors, train_digits.labels
+    y_train = keras.utils.to_categorical(labels, 10)
+    outlier_count = round(recipe.outlier_share * train_digits.mnist)
     if outlier_count:
         x_train = np.concatenate([x_train, outlier_tensors(outlier_count, seed)])
         y_train = np.concatenate([y_train, np.full((outlier_count, 10), 0.1, dtype=y_train.dtype)])
-    validation = None
+    validation = held_out = None
     if validation_size:
-        validation = (to_model_input(x_all[cut:]), keras.utils.to_categorical(y_all[cut:], 10))
+        # Other seeds than training's: the held-out digits get pictures of their own.
+        held_out = _digits_as_served(x_all[cut:], y_all[cut:], recipe, seed + 1)
+        validation = (held_out.tensors, keras.utils.to_categorical(held_out.labels, 10))
+
+    preparation_seconds = time.perf_counter() - preparation_started
 
     model = recipe.build()
     steps_per_epoch = -(-len(x_train) // batch_size)
@@ -69,9 +83,43 @@ def train(
         epochs_run=len(history.history["loss"]),
         best_epoch=keep_best.best_epoch + 1 if validation else None,
         training_seconds=training_seconds,
-        train_examples=len(x_train) - outlier_count,
+        preparation_seconds=preparation_seconds,
+        train_examples=train_digits.mnist,
+        european_examples=train_digits.european,
+        posted_examples=train_digits.posted,
         outlier_examples=outlier_count,
         validation_examples=validation_size,
+        validation_extra_examples=held_out.european + held_out.posted if held_out else 0,
+        validation=(held_out.tensors, held_out.labels) if held_out else None,
+    )
+
+
+@dataclass(frozen=True)
+class DigitTensors:
+    tensors: np.ndarray  # float32 (N, 28, 28, 1), MNIST digits first
+    labels: np.ndarray  # (N,) digits
+    mnist: int
+    european: int
+    posted: int
+
+
+def _digits_as_served(images: np.ndarray, labels: np.ndarray, recipe: Recipe, seed: int) -> DigitTensors:
+    """MNIST digits as they are, European variants of some 1s and 7s, and some of both as posted photos.
+
+    Both extras are made once per run, before training: a posted photo costs milliseconds to render and frame.
+    """
+    european, european_labels = european_variants(images, labels, recipe.european_share, seed)
+    pool = np.concatenate([images, np.round(european[..., 0] * 255).astype(np.uint8)])
+    pool_labels = np.concatenate([labels, european_labels])
+    chosen = np.random.default_rng(seed).choice(len(pool), round(recipe.posted_share * len(images)), replace=False)
+    chosen.sort()
+    posted, kept = posted_tensors(pool[chosen], seed)
+    return DigitTensors(
+        tensors=np.concatenate([to_model_input(images), european, posted]),
+        labels=np.concatenate([labels, european_labels, pool_labels[chosen][kept]]).astype(np.uint8),
+        mnist=len(images),
+        european=len(european),
+        posted=len(posted),
     )
 
 

@@ -26,6 +26,10 @@ METRICS_FIELDS = {
     "epochs",
     "best_epoch",
     "outlier_examples",
+    "european_examples",
+    "posted_examples",
+    "validation_extra_examples",
+    "calibration",
     "batch_size",
     "seed",
     "training_seconds",
@@ -85,6 +89,10 @@ def test_metrics_json_has_its_fields(trained_cnn, mnist_npz):
     assert metrics["architecture"] == "cnn" and metrics["epochs"] == 2
     assert metrics["train_examples"] + metrics["validation_examples"] == 3000
     assert metrics["outlier_examples"] == round(0.1 * metrics["train_examples"])  # doodles taught as unsure
+    assert metrics["european_examples"] > 0 and metrics["posted_examples"] > 0
+    calibration = metrics["calibration"]
+    assert calibration["temperature"] > 0 and 0.3 <= calibration["confidence_threshold"] <= 0.95
+    assert calibration["expected_calibration_error"]["validation"].keys() == {"before", "after"}
     assert 0.5 < metrics["test_accuracy"] <= 1.0
     assert sorted(metrics["per_digit_accuracy"]) == [str(digit) for digit in range(10)]
     assert np.array(metrics["confusion_matrix"]).sum() == 10000
@@ -109,6 +117,7 @@ def test_the_mlp_trains_with_the_seed_recipe(tmp_path, mnist_npz):
     metrics = json.loads((tmp_path / METRICS_FILE).read_text())
     assert metrics["architecture"] == "mlp" and metrics["batch_size"] == 64
     assert metrics["validation_examples"] == 0 and metrics["best_epoch"] is None
+    assert metrics["calibration"] is None and metrics["european_examples"] == 0
     assert metrics["test_accuracy"] > 0.8
 
 
