@@ -7,12 +7,9 @@ timings are noisy; the fake's own worst stall says how much of the heartbeat lag
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import os
-import re
-import signal
 import sys
 import time
 from pathlib import Path
@@ -22,10 +19,16 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bot.settings import DEFAULT_MODEL_PATH
-from model_training.chat_pictures import render_chat_picture
-from model_training.data import MNIST_NPZ
-from fakes.discord_server import FakeDiscord, Upload
+from benchmarks.harness import (  # noqa: E402
+    BotProcess,
+    benchmark_parser,
+    bot_environment,
+    first_headline,
+    machine_load,
+    predicted_digit,
+)
+from fakes.discord_server import FakeDiscord, Upload  # noqa: E402
+from model_training.chat_pictures import render_chat_picture  # noqa: E402
 
 USERS, PICTURES_EACH = 8, 5
 HEARTBEAT_INTERVAL_MS = 100
@@ -44,18 +47,6 @@ def burst_pictures(mnist_path: Path) -> list[tuple[int, Upload]]:
     return chosen
 
 
-def first_digit(text: str) -> int | None:
-    match = re.search(r"\d", text)
-    return int(match.group()) if match else None
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc")
-
-
 def maps_tensorflow(pid: int) -> bool:
     return "tensorflow" in Path(f"/proc/{pid}/maps").read_text()
 
@@ -63,66 +54,36 @@ def maps_tensorflow(pid: int) -> bool:
 async def run(model_path: Path, mnist_path: Path) -> None:
     pictures = burst_pictures(mnist_path)
     gc.freeze()  # as the bot does: full collections here would stall the fake's clock and blur the bot's lag
-    async with FakeDiscord(heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS) as fake:
-        environment = {
-            **os.environ,
-            "DISCORD_TOKEN": fake.token,
-            "DISCORD_API_BASE": fake.api_base,
-            "DISCORD_GATEWAY_URL": fake.gateway_url,
-            "DEV_GUILD_ID": str(fake.guild_id),
-            "MODEL_PATH": str(model_path),
-            "USER_COOLDOWN_SECONDS": "0",
-            "LOG_LEVEL": "INFO",
-        }
-        started = time.perf_counter()
-        bot = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "discord",
-            env=environment,
-            cwd=PROJECT_ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        log_lines: list[str] = []
-        log_reader = asyncio.create_task(collect_lines(bot.stdout, log_lines))
-        try:
-            await fake.wait_until_ready_sent(timeout=30)
-            connected = time.perf_counter() - started
-            probe = await fake.post_message("!predict", uploads=[pictures[0][1]])
-            await fake.answer_to(probe, timeout=30)
-            first_answer = time.perf_counter() - started
-            await asyncio.sleep(2.5)  # past discord.py's 2 s guild_ready_timeout, so on_ready has run
-            memory_after_ready = rss_mb(bot.pid)
-
-            users = [fake.make_user(f"user{n}") for n in range(USERS)]
-            burst_started_at = fake.clock()
-            burst_started = time.perf_counter()
-            posted = await asyncio.gather(
-                *(
-                    fake.post_message("!predict", author=users[index % USERS], uploads=[upload])
-                    for index, (_, upload) in enumerate(pictures)
-                )
+    async with (
+        FakeDiscord(heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS) as fake,
+        BotProcess(bot_environment(fake, model_path, USER_COOLDOWN_SECONDS=0)) as bot,
+    ):
+        connected, first_answer = await bot.wait_until_answering(fake, pictures[0][1])
+        memory_after_ready = bot.memory().rss_mb
+        users = [fake.make_user(f"user{n}") for n in range(USERS)]
+        burst_started_at = fake.clock()
+        burst_started = time.perf_counter()
+        posted = await asyncio.gather(
+            *(
+                fake.post_message("!predict", author=users[index % USERS], uploads=[upload])
+                for index, (_, upload) in enumerate(pictures)
             )
-            answers = [await fake.answer_to(message, timeout=60) for message in posted]
-            burst_seconds = time.perf_counter() - burst_started
-            await fake.wait_for_heartbeats(len(fake.heartbeats) + 2)
-            lags = fake.heartbeat_lags_ms(since=burst_started_at)
-            fake_stall = fake.own_stall_ms(since=burst_started_at)
-            memory_after_burst = rss_mb(bot.pid)
-            right = sum(first_digit(answer.text) == digit for (digit, _), answer in zip(pictures, answers, strict=True))
-            uses_tensorflow = maps_tensorflow(bot.pid)
-        finally:
-            if bot.returncode is None:
-                bot.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.wait_for(bot.wait(), 10)
-                except TimeoutError:
-                    bot.kill()
-            await log_reader
+        )
+        answers = [await fake.answer_to(message, timeout=60) for message in posted]
+        burst_seconds = time.perf_counter() - burst_started
+        await fake.wait_for_heartbeats(len(fake.heartbeats) + 2)
+        lags = fake.heartbeat_lags_ms(since=burst_started_at)
+        fake_stall = fake.own_stall_ms(since=burst_started_at)
+        memory_after_burst = bot.memory().rss_mb
+        right = sum(
+            predicted_digit(first_headline([answer])) == digit
+            for (digit, _), answer in zip(pictures, answers, strict=True)
+        )
+        uses_tensorflow = maps_tensorflow(bot.pid)
+        cpus = bot.allowed_cpus()
 
-    print(f"model: {model_path}")
+    here = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    print(f"model: {model_path}; {machine_load()}; CPUs allowed to the bot: {cpus} (to this benchmark: {here})")
     print(f"start → connected (READY sent):     {connected:6.2f} s")
     print(f"start → first answer:               {first_answer:6.2f} s   (target ≤ 2 s)")
     print(
@@ -137,21 +98,12 @@ async def run(model_path: Path, mnist_path: Path) -> None:
     print(f"bot RSS after ready:                {memory_after_ready:6.1f} MB  (target ≤ 120 MB)")
     print(f"bot RSS after the burst:            {memory_after_burst:6.1f} MB")
     print(f"TensorFlow mapped in the bot:       {'yes' if uses_tensorflow else 'no'}")
-    print(f"token in the bot's log:             {'YES' if any(fake.token in line for line in log_lines) else 'no'}")
-
-
-async def collect_lines(stream: asyncio.StreamReader | None, lines: list[str]) -> None:
-    assert stream is not None
-    async for line in stream:
-        lines.append(line.decode(errors="replace"))
+    print(f"token in the bot's log:             {'YES' if any(fake.token in line for line in bot.log_lines) else 'no'}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--mnist", type=Path, default=MNIST_NPZ)
-    args = parser.parse_args()
-    asyncio.run(run(args.model.resolve(), args.mnist))
+    args = benchmark_parser(__doc__).parse_args()
+    asyncio.run(run(args.model, args.mnist))
 
 
 if __name__ == "__main__":
