@@ -22,10 +22,10 @@ from PIL import Image
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bot.recognizer import Recognizer
-from bot.settings import DEFAULT_MODEL_PATH
-from model_training.chat_pictures import render_chat_picture
-from model_training.data import MNIST_NPZ
+from bot.recognizer import Recognizer  # noqa: E402
+from bot.settings import DEFAULT_MODEL_PATH  # noqa: E402
+from model_training.chat_pictures import render_chat_picture  # noqa: E402
+from model_training.data import MNIST_NPZ  # noqa: E402
 
 TARGETS_MS = {"12 MP JPEG": 15.0, "1 MP JPEG": 5.0, "512 px PNG": 2.0}
 MEMORY_TARGET_MB = 120.0
