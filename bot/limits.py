@@ -4,8 +4,9 @@ Every front end goes through these, so a spammer or a flood meets the same rules
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
 
 from bot.errors import Busy, SlowDown
@@ -69,15 +70,17 @@ class UserCooldowns:
 class WorkLimits:
     """The global caps: pictures accepted but not yet answered, and picture bytes held in memory at once.
 
-    Pictures past `max_pictures` are refused at once (Busy). Each picture reserves the largest file it may be
-    (`max_image_bytes`) before its download starts, so downloads and reads wait rather than pile up in memory.
+    Pictures past `max_pictures` are refused at once (Busy). Each picture reserves its size before its download
+    starts (what the platform declared, or the largest file allowed when it declares nothing), so downloads and
+    reads wait for room rather than pile up in memory.
     """
 
-    def __init__(self, *, max_pictures: int, max_bytes: int, max_image_bytes: int) -> None:
+    def __init__(self, *, max_pictures: int, max_bytes: int) -> None:
         self.max_pictures = max_pictures
         self.pictures_in_progress = 0
-        self.picture_slots = max(1, max_bytes // max_image_bytes)
-        self._bytes = asyncio.Semaphore(self.picture_slots)
+        self.max_bytes = max_bytes
+        self.bytes_free = max_bytes
+        self._bytes_returned = asyncio.Condition()
 
     def admit(self, count: int) -> None:
         """Reserves `count` pictures; raises Busy when that would pass the cap. Pair with `release`."""
@@ -88,6 +91,16 @@ class WorkLimits:
     def release(self, count: int) -> None:
         self.pictures_in_progress -= count
 
-    def bytes_reserved(self) -> asyncio.Semaphore:
-        """`async with limits.bytes_reserved():` around a picture's download and read."""
-        return self._bytes
+    @contextlib.asynccontextmanager
+    async def bytes_reserved(self, count: int) -> AsyncIterator[None]:
+        """`async with limits.bytes_reserved(n):` around a picture's download and read; waits for room first."""
+        count = min(count, self.max_bytes)
+        async with self._bytes_returned:
+            await self._bytes_returned.wait_for(lambda: self.bytes_free >= count)
+            self.bytes_free -= count
+        try:
+            yield
+        finally:
+            async with self._bytes_returned:
+                self.bytes_free += count
+                self._bytes_returned.notify_all()

@@ -65,7 +65,9 @@ class IncomingFile:
     name: str | None
     declared_size: int | None  # what the platform says: enough to refuse early, never trusted to read
     content_type: str | None
-    fetch: Callable[[int], Awaitable[bytes]]  # the bytes, at most the given size, else ImageTooLarge
+    fetch: Callable[
+        [int], Awaitable[bytes]
+    ]  # the bytes, at most the given size, else ImageTooLarge (or DownloadFailed)
 
     @property
     def media_type(self) -> str | None:
@@ -97,9 +99,7 @@ class DigitService:
         self.live = LiveStats()
         self.cooldowns = UserCooldowns(settings.user_cooldown_seconds)
         self.limits = WorkLimits(
-            max_pictures=settings.max_pictures_in_progress,
-            max_bytes=settings.max_bytes_in_progress,
-            max_image_bytes=recognizer.limits.max_bytes,
+            max_pictures=settings.max_pictures_in_progress, max_bytes=settings.max_bytes_in_progress
         )
         self.metrics = ServiceMetrics(pictures_in_progress=lambda: self.limits.pictures_in_progress)
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent_reads, thread_name_prefix="digit-reader")
@@ -216,14 +216,20 @@ class DigitService:
         return None
 
     async def _fetch_and_read(self, file: IncomingFile, platform: str) -> Reply:
-        """Downloads and reads one picture while holding its share of the byte budget, then lets go of its bytes."""
-        async with self.limits.bytes_reserved():
+        """Downloads and reads one picture while holding room for its bytes, then lets go of them."""
+        limit = self.recognizer.limits.max_bytes
+        size = limit if file.declared_size is None else file.declared_size  # at most the limit: checked before
+        async with self.limits.bytes_reserved(size):
             try:
                 async with asyncio.timeout(self.settings.download_timeout_seconds):
-                    picture = Picture(await file.fetch(self.recognizer.limits.max_bytes), file.name)
+                    picture = Picture(await file.fetch(size), file.name)
             except TimeoutError:
                 log.warning("%s: a download took over %.0f s", platform, self.settings.download_timeout_seconds)
                 picture = Picture.refused(DownloadFailed(f"{file.name} took too long"), file.name)
+            except ImageTooLarge as refusal:
+                # Past its declared size the body is not what the chat announced: no picture, whatever its size.
+                lie = DownloadFailed(f"{file.name} is larger than the {size} bytes announced")
+                picture = Picture.refused(refusal if size == limit else lie, file.name)
             except DigitBotError as refusal:
                 picture = Picture.refused(refusal, file.name)
             except Exception:

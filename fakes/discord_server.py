@@ -984,7 +984,7 @@ class FakeDiscord(LoopbackServer):
             "X-RateLimit-Remaining": str(limit - window.count),
             "X-RateLimit-Reset": f"{window.resets_at:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-            "X-RateLimit-Bucket": f"channel-messages-{channel_id}",
+            "X-RateLimit-Bucket": "channel-messages",  # one name for the route, as Discord: the channel keys it
         }
         return headers, reset_after if over else None
 

@@ -17,7 +17,7 @@ import pytest
 from bot.cli import run_discord
 from bot.discord.client import make_bot
 from fakes.discord_server import PNG_SIGNATURE, FakeDiscord, Upload
-from tests.conftest import MAX_IMAGE_BYTES, core_settings, first_digit
+from tests.conftest import core_settings, first_digit
 from tests.test_discord_bot import (  # noqa: F401 (fixtures, used by name)
     digit_bot,
     digit_pictures,
@@ -172,6 +172,23 @@ async def test_past_discords_channel_send_limit_every_answer_still_arrives(servi
     assert not [record for record in problems(caplog) if record.levelno >= logging.ERROR]
 
 
+async def test_under_the_send_limit_a_newcomers_answer_goes_before_a_flooding_users_backlog(service, digit_pictures):
+    limited = FakeDiscord(heartbeat_interval_ms=100, channel_send_limit=(2, 0.5))
+    async with limited as fake, running_bot(settings_for(fake), service, fake):
+        flooder, newcomer = fake.make_user("flooder"), fake.make_user("newcomer")
+        flood = await asyncio.gather(
+            *(fake.post_message("!predict", author=flooder, uploads=[digit_pictures(d)]) for d in range(8))
+        )
+        await fake.answer_to(flood[0])
+        question = await fake.post_message("!predict", author=newcomer, uploads=[digit_pictures(5, nth=1)])
+        answer = await fake.answer_to(question)
+        flood_answers = [await fake.answer_to(message) for message in flood]
+
+    assert first_digit(answer) == 5
+    answered_after = [reply for reply in flood_answers if reply.id > answer.id]
+    assert len(answered_after) >= 4, "the newcomer did not wait behind the flood"
+
+
 # ---- the "Read digit" menu and unexpected errors ---------------------------------------------------------------
 
 
@@ -225,13 +242,13 @@ async def test_a_picture_the_cdn_fails_to_serve_is_named_and_the_others_are_read
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["with Content-Length", "chunked"])
-async def test_a_cdn_sending_far_more_than_declared_is_cut_off_at_the_limit(digit_bot, discord_fake, chunked):
+async def test_a_cdn_sending_far_more_than_declared_is_cut_off_past_the_declared_size(digit_bot, discord_fake, chunked):
     flood = Upload("flood.png", PNG_SIGNATURE, declared_size=50_000, served_size=200_000_000, chunked=chunked)
 
     answer = await discord_fake.answer_to(await discord_fake.post_message("!predict", uploads=[flood]))
 
-    assert "too large" in answer.text
-    assert discord_fake.bytes_served_of("flood.png") <= MAX_IMAGE_BYTES + SOCKET_BUFFERS_BYTES
+    assert "I couldn't get that picture" in answer.text, "not the picture Discord announced"
+    assert discord_fake.bytes_served_of("flood.png") <= 50_000 + SOCKET_BUFFERS_BYTES
 
 
 # ---- sharding --------------------------------------------------------------------------------------------------

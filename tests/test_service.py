@@ -86,13 +86,14 @@ async def test_each_file_gets_its_answer_in_order_and_the_type_is_checked_before
     assert uploads.downloaded == ["seven.png", "two.png"], "refused before any download"
 
 
-async def test_a_file_larger_than_declared_is_refused_as_too_large(service, digit_png):
+async def test_a_file_larger_than_it_declared_is_not_read(service, digit_png):
     uploads = Uploads()
-    liar = uploads.file("liar.png", digit_png[5] + bytes(MAX_IMAGE_BYTES), size=50)
+    liar = uploads.file("liar.png", digit_png[5] + bytes(1000), size=len(digit_png[5]))
+    undeclared_huge = IncomingFile("huge.png", None, "image/png", uploads.file("h", bytes(MAX_IMAGE_BYTES + 1)).fetch)
 
-    (reply,) = await service.answer(Request(user="ada", platform="test", files=[liar]))
+    replies = await service.answer(Request(user="ada", platform="test", files=[liar, undeclared_huge]))
 
-    assert reply.headline == "That picture is too large for me."
+    assert headlines(replies) == ["I couldn't get that picture from the chat.", "That picture is too large for me."]
 
 
 async def test_without_a_command_only_pictures_are_answered(service, digit_png):
@@ -180,12 +181,34 @@ async def test_downloads_wait_for_their_share_of_the_byte_budget(shipped_model_p
     uploads = Uploads()
     uploads.release.clear()
     try:
-        files = [uploads.file(f"{n}", digit_png[n]) for n in range(5)]
-        answering = asyncio.create_task(service.answer(Request(user="a", platform="test", files=files)))
+        largest = [uploads.file(f"{n}", digit_png[n], size=MAX_IMAGE_BYTES) for n in range(4)]
+        undeclared = [uploads.file("4", digit_png[4], size=None)]
+        undeclared[0] = IncomingFile("4", None, "image/png", undeclared[0].fetch)
+        answering = asyncio.create_task(
+            service.answer(Request(user="a", platform="test", files=[*largest, *undeclared]))
+        )
         await asyncio.sleep(0.1)
-        assert len(uploads.downloaded) == 2, "two pictures' worth of bytes at a time"
+        assert len(uploads.downloaded) == 2, "two of the largest pictures' worth of bytes at a time"
         uploads.release.set()
         assert [headline[0] for headline in headlines(await answering)] == ["0", "1", "2", "3", "4"]
+        assert service.limits.bytes_free == 2 * MAX_IMAGE_BYTES, "every reservation returned"
+    finally:
+        service.close()
+
+
+async def test_small_pictures_share_the_byte_budget_by_their_declared_sizes(shipped_model_path, digit_png):
+    service = make_service(
+        shipped_model_path, max_image_bytes=MAX_IMAGE_BYTES, max_bytes_in_progress=2 * MAX_IMAGE_BYTES
+    )
+    uploads = Uploads()
+    uploads.release.clear()
+    try:
+        files = [uploads.file(f"{n}", digit_png[n]) for n in range(10)]
+        answering = asyncio.create_task(service.answer(Request(user="a", platform="test", files=files)))
+        await asyncio.sleep(0.1)
+        assert len(uploads.downloaded) == 10, "ten small pictures fit the room of two large ones"
+        uploads.release.set()
+        assert len(await answering) == 10
     finally:
         service.close()
 

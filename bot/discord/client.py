@@ -18,6 +18,7 @@ from bot.discord.settings import DiscordSettings
 from bot.discord.startup_failures import STARTUP_TIMEOUT_SECONDS, startup_failure, too_slow_line
 from bot.errors import DigitBotError
 from bot.lifecycle import StartupFailed
+from bot.outbox import FairOutbox
 from bot.replies import Reply, error_reply, unexpected_error_reply
 from bot.service import DigitService
 
@@ -52,6 +53,7 @@ class DigitBotMixin:
         self.settings = settings
         self.service = service
         self.downloads: aiohttp.ClientSession | None = None  # our own, so a picture's body can be streamed and capped
+        self.outbox = FairOutbox()  # answers into a channel take their users in turn under its send limit
         self.connected_once = asyncio.Event()  # set at the first READY: from then on, discord.py reconnects
         # discord.py retries a 5xx, a 429 or (when sharded) an unreachable gateway by itself; a start that runs out
         # of time says which it was: the status or error of the latest request, None once one succeeded.

@@ -9,6 +9,8 @@ from telegram import BotCommand, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.outbox import FairOutbox
+from bot.replies import Reply
 from bot.service import DigitService, IncomingFile, Request
 from bot.telegram.albums import Albums
 from bot.telegram.files import TelegramDownloads
@@ -56,6 +58,7 @@ class Digits:
         self.service = service
         self.downloads = downloads
         self.albums = Albums()
+        self.outbox = FairOutbox()
         self.reads_everything = filters.ChatType.PRIVATE | filters.Chat(chat_id=settings.auto_predict_chats)
 
     def add_to(self, application: Application) -> None:
@@ -108,7 +111,12 @@ class Digits:
         first = messages[0]
         sender = first.from_user or first.sender_chat or first.chat  # an anonymous group admin posts as the group
         request = Request(user=("telegram", sender.id), platform="telegram", files=files, automatic=automatic)
-        await self.service.handle(request, functools.partial(send_replies, messages))
+        await self.service.handle(request, functools.partial(self._send_in_turn, messages, sender.id))
+
+    async def _send_in_turn(self, messages: Sequence[Message], sender_id: int, replies: list[Reply]) -> None:
+        """A group's answers take its users in turn under Telegram's per-chat limit (20 a minute in a group)."""
+        send = functools.partial(send_replies, messages, replies)
+        await self.outbox.send(messages[0].chat.id, sender_id, send)
 
 
 def _message(update: Update) -> Message:

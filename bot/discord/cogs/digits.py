@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.discord.client import DigitBot
 from bot.discord.rendering import Destination, send_replies
 from bot.downloads import download_capped
+from bot.replies import Reply
 from bot.service import IncomingFile, Request
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,15 @@ class Digits(commands.Cog):
             automatic=automatic,
             always_answer=isinstance(destination, discord.Interaction) or destination.interaction is not None,
         )
-        await self.service.handle(request, functools.partial(send_replies, destination))
+        await self.service.handle(request, functools.partial(self._send_in_turn, destination, requester))
+
+    async def _send_in_turn(self, destination: Destination, requester: discord.abc.User, replies: list[Reply]) -> None:
+        """Messages into a channel wait their turn under its send limit; an interaction's answer is not a message."""
+        if isinstance(destination, discord.Interaction) or destination.interaction is not None:
+            await send_replies(destination, replies)
+            return
+        channel_id = destination.channel.id
+        await self.bot.outbox.send(channel_id, requester.id, functools.partial(send_replies, destination, replies))
 
     def _incoming(self, attachment: discord.Attachment) -> IncomingFile:
         assert self.bot.downloads is not None, "setup_hook opens the download session"
