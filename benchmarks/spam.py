@@ -1,5 +1,6 @@
 """Prints how the Discord bot treats a spammer next to ordinary users under Discord's per-channel send limit: one user
-posts 100 pictures in 5 s while 5 others post a picture each every second; notices, answers, others' wait, 429s.
+posts 100 pictures in 5 s while 5 others post a picture each every --others-every seconds; notices, answers, others'
+wait, 429s.
 
 The fake answers 429 past --send-limit message creates per channel per window (default 5 per 5 s, the figure
 Discord's per-channel message bucket shows in its X-RateLimit headers), and discord.py waits and retries as it does
@@ -79,7 +80,8 @@ async def run(args: argparse.Namespace) -> None:
         others_channel = fake.digits_channel_id if args.others_channel == "digits" else fake.general_channel_id
         print(
             f"send limit per channel: {limit}; spammer in #general, the {OTHER_USERS} others in "
-            f"#{args.others_channel} for {args.others_seconds:g} s ({machine_load()})"
+            f"#{args.others_channel}, one picture each every {args.others_every:g} s for {args.others_seconds:g} s "
+            f"({machine_load()})"
         )
         spammer = fake.make_user("spammer")
         others = [fake.make_user(f"user{n}") for n in range(OTHER_USERS)]
@@ -95,9 +97,16 @@ async def run(args: argparse.Namespace) -> None:
             )
             for index in range(SPAM_PICTURES)
         ]
-        ordinary = [
-            post_at(fake, second, user, pictures[(second * OTHER_USERS + n) % len(pictures)], others_channel)
-            for second in range(int(args.others_seconds))
+        ticks = max(1, round(args.others_seconds / args.others_every))
+        ordinary = [  # each user posts once a tick; the users are spread over the tick
+            post_at(
+                fake,
+                (tick + n / OTHER_USERS) * args.others_every,
+                user,
+                pictures[(tick * OTHER_USERS + n) % len(pictures)],
+                others_channel,
+            )
+            for tick in range(ticks)
             for n, user in enumerate(others)
         ]
         posted = await asyncio.gather(*spam, *ordinary)
@@ -148,6 +157,13 @@ def main() -> None:
     parser.add_argument("--send-limit", type=send_limit, default=(5, 5.0), help="MESSAGES/SECONDS or none")
     parser.add_argument("--others-channel", choices=("general", "digits"), default="general")
     parser.add_argument("--others-seconds", type=float, default=10.0, help="how long the others keep posting")
+    parser.add_argument(
+        "--others-every",
+        type=float,
+        default=5.0,
+        help="seconds between two pictures of one of the others (5: together they post one a second, the channel's "
+        "whole send limit; 1: five times what the channel can carry, which no bot can answer in 2 s)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 
