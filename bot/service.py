@@ -146,6 +146,7 @@ class DigitService:
                 await self._sleep_unless_stopping(wait_seconds)
             finally:
                 self.cooldowns.turn_started(request.user)
+        unread_note = _unread_files_note(len(files))
         files = files[:MAX_PICTURES_PER_REQUEST]
         refusals = [self._refusal_before_download(file) for file in files]
         admitted = refusals.count(None)
@@ -164,7 +165,7 @@ class DigitService:
             )
         finally:
             self.limits.release(admitted)
-        return [*replies, *_unread_files_note(len(request.files))]
+        return [*replies, *unread_note]
 
     def read_now(self, pictures: Sequence[Picture], platform: str = "console") -> list[Reply]:
         """One reply per picture, in order, read in the calling thread: for the console and the command line.

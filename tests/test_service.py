@@ -120,6 +120,10 @@ async def test_files_past_the_tenth_are_named_not_ignored(service, digit_png):
     assert replies[-1].headline == f"You sent 12 files: I read only the first {MAX_PICTURES_PER_REQUEST}."
     assert len(uploads.downloaded) == MAX_PICTURES_PER_REQUEST
 
+    pdfs = [uploads.file(f"{n}.pdf", b"%PDF", content_type="application/pdf") for n in range(5)]
+    unasked = await service.answer(Request(user="bo", platform="test", files=[*pdfs, *files[:8]], automatic=True))
+    assert len(unasked) == 8, "files passed over in silence are not counted as sent"
+
 
 async def test_a_request_inside_the_cooldown_waits_its_turn_and_further_ones_get_one_notice(
     shipped_model_path, digit_png
