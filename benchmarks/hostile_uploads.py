@@ -69,7 +69,7 @@ def near_limit_file(index: int, noise: bytes) -> Upload:
     """10,000,000 bytes named as a PNG: a PNG signature then zeros (streamed by the CDN), or random bytes."""
     if index % 2:
         return Upload(f"noise-{index}.png", noise)
-    return Upload(f"zeros-{index}.png", b"", served_size=NEAR_LIMIT_BYTES)
+    return Upload(f"zeros-{index}.png", b"", declared_size=NEAR_LIMIT_BYTES, served_size=NEAR_LIMIT_BYTES)
 
 
 def huge_progressive_jpeg(digit: np.ndarray) -> bytes:
