@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="cnn: small CNN with augmentation (default); mlp: the seed tutorial's model and recipe",
     )
     parser.add_argument(
-        "--epochs", type=int, help="epochs to train (default: the architecture's recipe: cnn 12, mlp 5)"
+        "--epochs", type=int, help="epochs to train (default: the architecture's recipe: cnn 15, mlp 5)"
     )
     parser.add_argument("--batch-size", type=int, help="examples per step (default: cnn 128, mlp 64)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the artifacts (default: models/)")

@@ -54,7 +54,7 @@ RECIPES = {
     ),
     "cnn": Recipe(
         build_cnn,
-        epochs=12,
+        epochs=15,
         batch_size=128,
         validation_size=5000,
         distortion=Distortion(),
