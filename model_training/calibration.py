@@ -11,8 +11,9 @@ import numpy as np
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 401))  # steps of under 1%: finer changes nothing
 CALIBRATION_BINS = 15
 THRESHOLDS = np.round(np.arange(0.3, 0.951, 0.05), 2)
-# The threshold keeps this share of right answers sure at most unsure, and doubts as many wrong answers as it can.
-MOST_RIGHT_BUT_UNSURE = 0.01
+# The threshold doubts as many wrong answers as it can while at most this share of held-out answers are right but
+# unsure: half the budget of 3% for real pictures, which are harder than held-out digits.
+MOST_RIGHT_BUT_UNSURE = 0.015
 
 
 @dataclass(frozen=True)
