@@ -47,7 +47,7 @@ class Recognizer:
         self,
         model_path: Path,
         *,
-        confidence_threshold: float = 0.7,
+        confidence_threshold: float = Settings.confidence_threshold,
         limits: ImageLimits | None = None,
         runner: ModelRunner | None = None,
     ) -> None:

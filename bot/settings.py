@@ -41,7 +41,7 @@ class Settings:
     model_path: Path = DEFAULT_MODEL_PATH
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 50_000_000
-    confidence_threshold: float = 0.7
+    confidence_threshold: float = 0.8  # from the shipped model's held-out curve: models/metrics.json, calibration
     log_level: str = "INFO"
     max_concurrent_reads: int = 2
     user_cooldown_seconds: float = 1.0

@@ -37,7 +37,7 @@ def calibrate_model(
     return {
         "temperature": calibration.temperature,
         "confidence_threshold": calibration.confidence_threshold,
-        "threshold_rule": f"the highest that leaves at most {MOST_RIGHT_BUT_UNSURE:.0%} of held-out answers "
+        "threshold_rule": f"the highest that leaves at most {MOST_RIGHT_BUT_UNSURE:.1%} of held-out answers "
         "right but unsure",
         "expected_calibration_error": {
             "validation": {"before": calibration.error_before, "after": calibration.error_after},
