@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -89,7 +90,7 @@ async def test_each_file_gets_its_answer_in_order_and_the_type_is_checked_before
 async def test_a_file_larger_than_it_declared_is_not_read(service, digit_png):
     uploads = Uploads()
     liar = uploads.file("liar.png", digit_png[5] + bytes(1000), size=len(digit_png[5]))
-    undeclared_huge = IncomingFile("huge.png", None, "image/png", uploads.file("h", bytes(MAX_IMAGE_BYTES + 1)).fetch)
+    undeclared_huge = replace(uploads.file("huge.png", bytes(MAX_IMAGE_BYTES + 1)), declared_size=None)
 
     replies = await service.answer(Request(user="ada", platform="test", files=[liar, undeclared_huge]))
 
@@ -178,43 +179,44 @@ async def test_past_the_cap_on_pictures_in_progress_the_bot_says_it_is_busy(ship
         service.close()
 
 
-async def test_downloads_wait_for_their_share_of_the_byte_budget(shipped_model_path, digit_png):
+@pytest.fixture
+def room_for_two_pictures(shipped_model_path):
+    """A service whose byte budget holds two of the largest pictures at once."""
     service = make_service(
         shipped_model_path, max_image_bytes=MAX_IMAGE_BYTES, max_bytes_in_progress=2 * MAX_IMAGE_BYTES
     )
+    yield service
+    service.close()
+
+
+async def test_downloads_wait_for_their_share_of_the_byte_budget(room_for_two_pictures, digit_png):
     uploads = Uploads()
     uploads.release.clear()
-    try:
-        largest = [uploads.file(f"{n}", digit_png[n], size=MAX_IMAGE_BYTES) for n in range(4)]
-        undeclared = [uploads.file("4", digit_png[4], size=None)]
-        undeclared[0] = IncomingFile("4", None, "image/png", undeclared[0].fetch)
-        answering = asyncio.create_task(
-            service.answer(Request(user="a", platform="test", files=[*largest, *undeclared]))
-        )
-        await asyncio.sleep(0.1)
-        assert len(uploads.downloaded) == 2, "two of the largest pictures' worth of bytes at a time"
-        uploads.release.set()
-        assert [headline[0] for headline in headlines(await answering)] == ["0", "1", "2", "3", "4"]
-        assert service.limits.bytes_free == 2 * MAX_IMAGE_BYTES, "every reservation returned"
-    finally:
-        service.close()
+    largest = [uploads.file(f"{n}", digit_png[n], size=MAX_IMAGE_BYTES) for n in range(4)]
+    undeclared = replace(uploads.file("4", digit_png[4]), declared_size=None)
 
-
-async def test_small_pictures_share_the_byte_budget_by_their_declared_sizes(shipped_model_path, digit_png):
-    service = make_service(
-        shipped_model_path, max_image_bytes=MAX_IMAGE_BYTES, max_bytes_in_progress=2 * MAX_IMAGE_BYTES
+    answering = asyncio.create_task(
+        room_for_two_pictures.answer(Request(user="a", platform="test", files=[*largest, undeclared]))
     )
+    await asyncio.sleep(0.1)
+    assert len(uploads.downloaded) == 2, "two of the largest pictures' worth of bytes at a time"
+    uploads.release.set()
+
+    assert [headline[0] for headline in headlines(await answering)] == ["0", "1", "2", "3", "4"]
+    assert room_for_two_pictures.limits.bytes_free == 2 * MAX_IMAGE_BYTES, "every reservation returned"
+
+
+async def test_small_pictures_share_the_byte_budget_by_their_declared_sizes(room_for_two_pictures, digit_png):
     uploads = Uploads()
     uploads.release.clear()
-    try:
-        files = [uploads.file(f"{n}", digit_png[n]) for n in range(10)]
-        answering = asyncio.create_task(service.answer(Request(user="a", platform="test", files=files)))
-        await asyncio.sleep(0.1)
-        assert len(uploads.downloaded) == 10, "ten small pictures fit the room of two large ones"
-        uploads.release.set()
-        assert len(await answering) == 10
-    finally:
-        service.close()
+    files = [uploads.file(f"{n}", digit_png[n]) for n in range(10)]
+
+    answering = asyncio.create_task(room_for_two_pictures.answer(Request(user="a", platform="test", files=files)))
+    await asyncio.sleep(0.1)
+    assert len(uploads.downloaded) == 10, "ten small pictures fit the room of two large ones"
+    uploads.release.set()
+
+    assert len(await answering) == 10
 
 
 async def test_a_stop_finishes_requests_in_flight_and_refuses_new_ones(service, digit_png):
