@@ -29,7 +29,13 @@ train-mlp: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/recognizer_speed.py
 	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/hostile_pictures.py
 	$(BIN)/python benchmarks/discord_burst.py
+	$(BIN)/python benchmarks/telegram_burst.py
+	$(BIN)/python benchmarks/hostile_uploads.py
+	$(BIN)/python benchmarks/spam.py
+	$(BIN)/python benchmarks/shutdown.py
+	$(BIN)/python benchmarks/soak.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
