@@ -130,3 +130,32 @@ def test_dotenv_in_the_working_directory_is_read_but_the_environment_wins(tmp_pa
     monkeypatch.setenv("LOG_LEVEL", "ERROR")
     settings = load_settings()
     assert (settings.max_concurrent_reads, settings.log_level) == (3, "ERROR")
+
+
+class LookedUp(dict):
+    """An environment that remembers every name the bot asked it for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.names: set[str] = set()
+
+    def get(self, name, default=None):
+        self.names.add(name)
+        return super().get(name, default)
+
+
+def test_env_example_documents_every_setting_and_as_written_gives_the_defaults():
+    from dotenv import dotenv_values
+
+    from bot.telegram.settings import TelegramSettings, read_telegram_settings
+
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    written = {name: value or "" for name, value in dotenv_values(example).items()}
+    environ = LookedUp(written)
+    reader = SettingsReader(environ)
+
+    settings = (read_core_settings(reader), read_discord_settings(reader), read_telegram_settings(reader))
+    reader.raise_problems()
+
+    assert settings == (Settings(), DiscordSettings(), TelegramSettings())
+    assert environ.names <= set(written), f"read but not in .env.example: {sorted(environ.names - set(written))}"
