@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from bot.cli import run_telegram
+from bot.lifecycle import StartupFailed
 from bot.service import DigitService
 from bot.settings import Settings
 from bot.telegram.application import TelegramFrontEnd
@@ -335,6 +336,20 @@ async def test_a_refused_token_is_one_line_and_exit_1_within_10_s(settings, mode
     assert time.perf_counter() - started < 10
     (line,) = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
     assert line.startswith("Telegram refused the token") and "TELEGRAM_TOKEN" in line
+
+
+async def test_a_token_revoked_while_running_ends_the_front_end_in_one_line(service, caplog):
+    async with FakeTelegram(long_poll_cap_seconds=0.2) as fake:
+        front_end = TelegramFrontEnd(TelegramSettings(token=fake.token, api_base=fake.api_base), service)
+        running = asyncio.create_task(front_end.run())
+        await fake.wait_until_polling()
+        fake.token = "0:revoked-in-botfather"
+
+        with pytest.raises(StartupFailed, match="stopped taking this bot's token") as ended:
+            await asyncio.wait_for(running, 10)
+
+    assert "TELEGRAM_TOKEN" in str(ended.value)
+    assert not [record for record in caplog.records if record.exc_info], "one line, no traceback"
 
 
 async def test_an_unreachable_api_is_one_line_and_exit_1_within_10_s(settings, model_path, caplog):

@@ -23,6 +23,7 @@ from bot.telegram.settings import TelegramSettings
 log = logging.getLogger(__name__)
 
 LONG_POLL_SECONDS = 30  # how long one getUpdates waits for news: fewer requests, answers as prompt
+POLLING_TASK_NAME = "Updater:start_polling:polling_task"  # python-telegram-bot 22's name for its getUpdates loop
 RETRIES_AFTER_FLOOD_WAIT = 3  # a 429 "retry after N" is waited out and the call made again, this many times
 
 
@@ -35,6 +36,12 @@ def quiet_library_logs() -> None:
     # A body that isn't JSON (a proxy's "502 Bad Gateway" page) is logged with a traceback, then raised as the
     # error that our handlers log in one line.
     logging.getLogger("telegram.request.BaseRequest").setLevel(logging.CRITICAL)
+    logging.getLogger("telegram.ext").addFilter(_not_the_revoked_token_traceback)  # once, however often called
+
+
+def _not_the_revoked_token_traceback(record: logging.LogRecord) -> bool:
+    """A token revoked while polling: the library logs a traceback; the front end then says what to do, in one line."""
+    return "Invalid token" not in str(record.msg)
 
 
 def build_application(settings: TelegramSettings) -> Application:
@@ -98,13 +105,31 @@ class TelegramFrontEnd:
         await self.downloads.open()
         try:
             await self._start()
-            await self._close_requested.wait()
+            await self._serve_until_closed()
         finally:
             await self._stop()
             await self.downloads.close()
 
     async def close(self) -> None:
         self._close_requested.set()
+
+    async def _serve_until_closed(self) -> None:
+        """Until `close`; a getUpdates loop that gives up (a token revoked in @BotFather) ends the front end too.
+
+        The library stops polling on a refused token and says nothing to its caller, so the process would stay
+        up deaf; it names its polling task, which is how we watch it.
+        """
+        polling = next((task for task in asyncio.all_tasks() if task.get_name() == POLLING_TASK_NAME), None)
+        closing = asyncio.create_task(self._close_requested.wait())
+        try:
+            await asyncio.wait({closing, *([polling] if polling else [])}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+        if not self._close_requested.is_set():
+            raise StartupFailed(
+                "Telegram stopped taking this bot's token while running (reset or revoked in @BotFather?): "
+                "put the new one in TELEGRAM_TOKEN and start again"
+            )
 
     async def _start(self) -> None:
         application = self.application
@@ -140,7 +165,8 @@ class TelegramFrontEnd:
         """Stops polling (its last getUpdates confirms what was fetched), handles what was fetched, lets go."""
         application = self.application
         if application.updater is not None and application.updater.running:
-            await application.updater.stop()
+            with contextlib.suppress(InvalidToken):  # its polling gave up on a revoked token: nothing to confirm
+                await application.updater.stop()
         if application.running:
             await application.stop()
         await application.shutdown()
