@@ -39,6 +39,16 @@ class Prediction:
     model_input: np.ndarray  # the (28, 28) float32 picture the model saw, white ink on black
     timings: Timings
 
+    @property
+    def number(self) -> str:
+        """The digits read, left to right, as a string ("7"; "2024" for a number): what a user's verdict corrects."""
+        return str(self.digit)
+
+    @property
+    def model_inputs(self) -> tuple[np.ndarray, ...]:
+        """What the model saw for each digit, left to right: (28, 28) float32 pictures, white ink on black."""
+        return (self.model_input,)
+
 
 class Recognizer:
     """Reads digits from picture bytes. Load it once; `read` and `read_many` are safe from any thread."""

@@ -45,6 +45,8 @@ class Reply:
     picture_png: bytes | None = None
     picture_name: str | None = None
     is_error: bool = False
+    answer: str | None = None  # the digits read ("7", "2024") when this reply is a reading a user may rate
+    answer_id: str | None = None  # the stored answer a verdict on this reply names; None when it was not stored
 
     @property
     def text(self) -> str:
@@ -76,12 +78,14 @@ def prediction_reply(prediction: Prediction, source_name: str | None = None) -> 
             details=(f"Top 3: {top_guesses(prediction)}", *source),
             picture_png=picture,
             picture_name=MODEL_INPUT_NAME,
+            answer=prediction.number,
         )
     return Reply(
         headline=f"{prediction.digit}? I'm not sure: only {percent(prediction.confidence)}",
         details=(f"My best guesses: {top_guesses(prediction)}", WRITING_TIPS, *source),
         picture_png=picture,
         picture_name=MODEL_INPUT_NAME,
+        answer=prediction.number,
     )
 
 

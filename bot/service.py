@@ -247,9 +247,9 @@ class DigitService:
         self.live.record(result.timings.total_ms)
         self.metrics.count_read(platform, result.timings.total_ms)
         log.info(
-            "%s: read %d, %.1f%% sure, %.1f ms",
+            "%s: read %s, %.1f%% sure, %.1f ms",
             platform,
-            result.digit,
+            result.number,
             result.confidence * 100,
             result.timings.total_ms,
         )
