@@ -1,4 +1,5 @@
-"""`python -m model_training`: train, evaluate on the MNIST test split, write the artifacts."""
+"""`python -m model_training`: train (with users' corrections, if asked), evaluate on the MNIST test split, write the
+artifacts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from model_training.corrections import DEFAULT_WEIGHT
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "models"
 
@@ -35,8 +38,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument("--limit", type=int, help="train on the first N training examples only (quick tries, tests)")
+    parser.add_argument(
+        "--corrections",
+        metavar="DATABASE_URL",
+        help="also train on the digits users corrected in this feedback database (the bot's DATABASE_URL), and "
+        "compare the model replaced with the new one on the MNIST test split and the real photos",
+    )
+    parser.add_argument(
+        "--corrections-weight",
+        type=int,
+        default=DEFAULT_WEIGHT,
+        metavar="N",
+        help=f"copies of each corrected digit trained on per epoch (default: {DEFAULT_WEIGHT})",
+    )
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "limit"):
+    for name in ("epochs", "batch_size", "limit", "corrections_weight"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive whole number")
@@ -55,26 +71,49 @@ def main(argv: list[str] | None = None) -> int:
         write_metrics,
     )
     from model_training.calibration import calibrate_model
+    from model_training.comparison import (
+        corrections_report,
+        format_comparison,
+        measuring_sets,
+        model_scores,
+        replaced_model_scores,
+    )
+    from model_training.corrections import CorrectionsError, read_corrections
     from model_training.data import MnistDataError, load_mnist, to_model_input
     from model_training.evaluation import evaluate
     from model_training.recipes import RECIPES
     from model_training.train import train
 
+    corrections = None
     try:
+        if args.corrections:
+            corrections = read_corrections(args.corrections, args.corrections_weight)
+            if not len(corrections.labels):
+                skipped = f" ({corrections.skipped} skipped: their digits do not match the verdict's)"
+                raise CorrectionsError(
+                    f"the database holds no corrected answer to train on{skipped if corrections.skipped else ''}"
+                )
         data = load_mnist(args.data)
-    except MnistDataError as error:
+    except (CorrectionsError, MnistDataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    x_test = to_model_input(data.x_test)
+    measured_on = before = None
+    if corrections is not None:
+        measured_on = measuring_sets(x_test, data.y_test)
+        before = replaced_model_scores(args.out, measured_on)  # now, before the new model takes its place
     recipe = RECIPES[args.arch]
     epochs = args.epochs or recipe.epochs
     batch_size = args.batch_size or recipe.batch_size
-    run = train(recipe, data, epochs=epochs, batch_size=batch_size, seed=args.seed, limit=args.limit)
+    run = train(
+        recipe, data, epochs=epochs, batch_size=batch_size, seed=args.seed, limit=args.limit, corrections=corrections
+    )
 
-    x_test = to_model_input(data.x_test)
     calibration = calibrate_model(run.model, run.validation, x_test, data.y_test) if run.validation else None
     scores = evaluate(run.model, x_test, data.y_test)
     keras_path, tflite_path = export_model(run.model, args.out)
     agreement = tflite_agreement(tflite_path, x_test, scores.probabilities)
+    report = corrections_report(corrections, before, model_scores(tflite_path, measured_on)) if measured_on else None
     title = f"{args.arch}: {scores.accuracy:.2%} on the MNIST test split"
     plots = [plot_learning_curves(run, args.out, title), plot_confusion_matrix(scores, args.out, title)]
     metrics_path = write_metrics(
@@ -83,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         run=run,
         scores=scores,
         calibration=calibration,
+        corrections=report,
         agreement=agreement,
         batch_size=batch_size,
         seed=args.seed,
@@ -96,4 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         f"trained {run.epochs_run} epochs in {run.training_seconds:.0f} s, "
         f"tflite agrees on {agreement:.2%}; wrote {written}"
     )
+    if report:
+        print(format_comparison(report))
     return 0

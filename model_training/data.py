@@ -15,6 +15,7 @@ MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 SHARED_DATA = Path(os.environ.get("DIGIT_BOT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 MNIST_NPZ = Path(os.environ.get("MNIST_NPZ", SHARED_DATA / "mnist.npz"))
 REAL_PHOTOS = SHARED_DATA / "real-photos"
+REAL_PHOTOS_EXTRA = SHARED_DATA / "real-photos-extra"  # European-style 1s and crossed 7s
 
 
 class MnistDataError(Exception):
@@ -62,7 +63,7 @@ def _load_npz(path: Path) -> MnistData:
             arrays = {key: npz[key] for key in MNIST_KEYS}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise MnistDataError(f"{path} is not a readable .npz file ({error}); download mnist.npz again") from error
-    return _checked(**arrays, source=str(path), sha256=_sha256(path))
+    return _checked(**arrays, source=str(path), sha256=file_sha256(path))
 
 
 def _checked(x_train, y_train, x_test, y_test, *, source: str, sha256: str | None) -> MnistData:
@@ -81,7 +82,7 @@ def _checked(x_train, y_train, x_test, y_test, *, source: str, sha256: str | Non
     )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from model_training.augmentation import distort_batch
+from model_training.corrections import CorrectedDigits
 from model_training.data import MnistData, to_model_input
 from model_training.outliers import outlier_tensors
 from model_training.posted_digits import posted_tensors
@@ -29,14 +30,23 @@ class TrainingRun:
     european_examples: int  # European 1s and crossed 7s drawn onto some of them
     posted_examples: int  # some of them rendered as posted photos and framed by bot.imaging
     outlier_examples: int
+    correction_examples: int  # users' corrected digits, each counted as often as it is trained on per epoch
     validation_examples: int  # MNIST digits held out
     validation_extra_examples: int  # European and posted versions of held-out digits, validated on as well
     validation: tuple[np.ndarray, np.ndarray] | None  # all held-out (N, 28, 28, 1) tensors and their labels
 
 
 def train(
-    recipe: Recipe, data: MnistData, *, epochs: int, batch_size: int, seed: int, limit: int | None
+    recipe: Recipe,
+    data: MnistData,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    limit: int | None,
+    corrections: CorrectedDigits | None = None,
 ) -> TrainingRun:
+    """Fit the recipe's model on MNIST's training split (and `corrections`, to training only, never validation)."""
     keras.utils.set_random_seed(seed)
     preparation_started = time.perf_counter()
     x_all, y_all = data.x_train[:limit], data.y_train[:limit]
@@ -49,6 +59,12 @@ def train(
     if outlier_count:
         x_train = np.concatenate([x_train, outlier_tensors(outlier_count, seed)])
         y_train = np.concatenate([y_train, np.full((outlier_count, 10), 0.1, dtype=y_train.dtype)])
+    correction_count = 0
+    if corrections is not None:
+        x_corrected, y_corrected = corrections.training_tensors()
+        x_train = np.concatenate([x_train, x_corrected])
+        y_train = np.concatenate([y_train, keras.utils.to_categorical(y_corrected, 10).astype(y_train.dtype)])
+        correction_count = len(y_corrected)
     validation = held_out = None
     if validation_size:
         # Other seeds than training's: the held-out digits get pictures of their own.
@@ -88,6 +104,7 @@ def train(
         european_examples=train_digits.european,
         posted_examples=train_digits.posted,
         outlier_examples=outlier_count,
+        correction_examples=correction_count,
         validation_examples=validation_size,
         validation_extra_examples=held_out.european + held_out.posted if held_out else 0,
         validation=(held_out.tensors, held_out.labels) if held_out else None,
