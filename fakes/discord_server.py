@@ -11,6 +11,7 @@ import mimetypes
 import threading
 import time
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum, IntFlag
@@ -35,6 +36,10 @@ ALL_PERMISSIONS = str((1 << 50) - 1)
 APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED = 1 << 19  # the "Message Content Intent" switch of an unverified bot
 MESSAGE_FLAG_EPHEMERAL = 1 << 6
 MESSAGE_FLAG_LOADING = 1 << 7
+INTERACTION_RESPONSE_SECONDS = 3.0  # an interaction not answered within this is gone (followups last 15 min)
+# Discord's limits on message components (buttons and selects in action rows) and modals.
+MAX_ACTION_ROWS, MAX_ROW_WIDTH, MAX_CUSTOM_ID, MAX_BUTTON_LABEL, MAX_SELECT_OPTIONS = 5, 5, 100, 80, 25
+MAX_MODAL_TITLE, MAX_MODAL_COMPONENTS = 45, 5
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CDN_CHUNK_BYTES = 64 * 1024
 ZEROS = bytes(CDN_CHUNK_BYTES)  # one chunk reused, so a 200 MB stream costs the fake 64 KiB
@@ -79,9 +84,30 @@ class OptionType(IntEnum):
     ATTACHMENT = 11
 
 
+class InteractionType(IntEnum):
+    APPLICATION_COMMAND = 2
+    MESSAGE_COMPONENT = 3
+    MODAL_SUBMIT = 5
+
+
+class ComponentType(IntEnum):
+    ACTION_ROW = 1
+    BUTTON = 2
+    STRING_SELECT = 3
+    TEXT_INPUT = 4
+    LABEL = 18
+
+
+class ButtonStyle(IntEnum):
+    LINK = 5
+
+
 class Callback(IntEnum):
     MESSAGE = 4
     DEFERRED_MESSAGE = 5
+    DEFERRED_UPDATE = 6  # components only: acknowledged, the message the component is on edited later (or never)
+    UPDATE_MESSAGE = 7  # components only: edits the message the component is on
+    MODAL = 9
 
 
 class MessageType(IntEnum):
@@ -139,9 +165,19 @@ class SentMessage:
     embeds: list[dict[str, Any]]
     files: list[SentFile]
     message_reference: dict[str, Any] | None
-    via: str  # "channel", "interaction", "followup" or "edit"
+    via: str  # "channel", "interaction", "followup", "edit" (a PATCH) or "update" (an interaction's type 7)
     interaction_id: int | None = None
     ephemeral: bool = False
+    components: list[dict[str, Any]] = field(default_factory=list)  # the message's action rows, after this send
+
+    @property
+    def custom_ids(self) -> list[str]:
+        """The custom_id of every button and select on the message, in reading order."""
+        return [component["custom_id"] for component in walk_components(self.components) if "custom_id" in component]
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        return [c for c in walk_components(self.components) if c.get("type") == ComponentType.BUTTON]
 
     @property
     def reply_to(self) -> int | None:
@@ -162,6 +198,29 @@ class SentMessage:
         matches = [sent for sent in self.files if sent.filename == filename]
         assert matches, f"no file {filename!r} on the bot's message; it has {[f.filename for f in self.files]}"
         return matches[0]
+
+
+@dataclass(frozen=True)
+class ShownModal:
+    """A modal the bot opened in answer to `interaction_id`: what the user sees, to fill in and submit."""
+
+    interaction_id: int
+    custom_id: str
+    title: str
+    components: list[dict[str, Any]]
+    user: dict[str, Any]
+
+    @property
+    def text_input_ids(self) -> list[str]:
+        return [c["custom_id"] for c in walk_components(self.components) if c.get("type") == ComponentType.TEXT_INPUT]
+
+
+@dataclass(frozen=True)
+class InteractionCallback:
+    """How the bot first answered an interaction (Callback.MESSAGE, DEFERRED_UPDATE, MODAL…)."""
+
+    interaction_id: int
+    type: int
 
 
 @dataclass(frozen=True)
@@ -234,6 +293,92 @@ class _Snowflakes:
         return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | increment
 
 
+def walk_components(components: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every component, action rows and labels opened up, in reading order."""
+    found = []
+    for component in components:
+        found.append(component)
+        found += walk_components(component.get("components", []))
+        if "component" in component:
+            found += walk_components([component["component"]])
+    return found
+
+
+def _message_id(message: SentMessage | dict[str, Any]) -> int:
+    """The id of a message given as the fake recorded it, as its payload, or as discord.py's Message."""
+    return int(message["id"]) if isinstance(message, dict) else int(message.id)
+
+
+def _filled_in(components: list[dict[str, Any]], values: dict[str, str]) -> list[dict[str, Any]]:
+    """A modal's components as its submit carries them: the same rows and labels, each text input with its value."""
+    filled = []
+    for component in components:
+        if component.get("type") == ComponentType.TEXT_INPUT:
+            filled.append(
+                {
+                    "type": ComponentType.TEXT_INPUT,
+                    "custom_id": component["custom_id"],
+                    "value": values.get(component["custom_id"], component.get("value") or ""),
+                }
+            )
+        elif "component" in component:
+            filled.append({"type": component["type"], "component": _filled_in([component["component"]], values)[0]})
+        elif "components" in component:
+            filled.append({"type": component["type"], "components": _filled_in(component["components"], values)})
+    return filled
+
+
+def _is_ephemeral(message: dict[str, Any]) -> bool:
+    return bool(int(message.get("flags") or 0) & MESSAGE_FLAG_EPHEMERAL)
+
+
+def _invalid_form_body(where: str, why: str) -> web.Response:
+    errors = {where: {"_errors": [{"code": "BASE_TYPE_INVALID", "message": why}]}}
+    return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+
+
+def _components_refusal(body: dict[str, Any]) -> web.Response | None:
+    """Discord's 400 for components it does not take: too many rows or buttons, a select sharing its row,
+    custom_ids missing, too long or repeated, labels too long, too many options."""
+    rows = body.get("components") or []
+    if len(rows) > MAX_ACTION_ROWS:
+        return _invalid_form_body("components", f"{len(rows)} action rows, at most {MAX_ACTION_ROWS}")
+    custom_ids: list[str] = []
+    for row in rows:
+        children = row.get("components") or []
+        if row.get("type") != ComponentType.ACTION_ROW or not 1 <= len(children) <= MAX_ROW_WIDTH:
+            return _invalid_form_body("components", f"an action row holds 1 to {MAX_ROW_WIDTH} components")
+        for child in children:
+            if child.get("type") == ComponentType.STRING_SELECT and len(children) > 1:
+                return _invalid_form_body("components", "a select menu needs an action row to itself")
+            if (
+                child.get("type") == ComponentType.STRING_SELECT
+                and not 1 <= len(child.get("options") or []) <= MAX_SELECT_OPTIONS
+            ):
+                return _invalid_form_body("components", f"a select has 1 to {MAX_SELECT_OPTIONS} options")
+            if len(child.get("label") or "") > MAX_BUTTON_LABEL:
+                return _invalid_form_body("components", f"a button label has at most {MAX_BUTTON_LABEL} characters")
+            if child.get("style") == ButtonStyle.LINK:
+                continue
+            custom_id = child.get("custom_id")
+            if not custom_id or len(custom_id) > MAX_CUSTOM_ID:
+                return _invalid_form_body("components", f"custom_id must be 1 to {MAX_CUSTOM_ID} characters")
+            custom_ids.append(custom_id)
+    if len(custom_ids) != len(set(custom_ids)):
+        return _invalid_form_body("components", "custom_ids must be unique within a message")
+    return None
+
+
+def _modal_refusal(data: dict[str, Any]) -> web.Response | None:
+    if not data.get("custom_id") or len(data["custom_id"]) > MAX_CUSTOM_ID:
+        return _invalid_form_body("data.custom_id", f"custom_id must be 1 to {MAX_CUSTOM_ID} characters")
+    if not 1 <= len(data.get("title") or "") <= MAX_MODAL_TITLE:
+        return _invalid_form_body("data.title", f"a modal's title has 1 to {MAX_MODAL_TITLE} characters")
+    if not 1 <= len(data.get("components") or []) <= MAX_MODAL_COMPONENTS:
+        return _invalid_form_body("data.components", f"a modal has 1 to {MAX_MODAL_COMPONENTS} components")
+    return None
+
+
 def _timestamp() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -264,7 +409,7 @@ class FakeDiscord(LoopbackServer):
     message or follow-up) with it; creating a message in one of `forbidden_channels` is "Missing Permissions";
     `channel_send_limit` (messages, seconds) answers 429 past that many creates per channel per window;
     `gateway_url_override` is the gateway GET /gateway/bot hands out. All but the first three may change while
-    the fake runs.
+    the fake runs. An interaction not answered within `interaction_response_seconds` is "Unknown interaction".
     """
 
     name = "fake Discord"
@@ -282,6 +427,7 @@ class FakeDiscord(LoopbackServer):
         forbidden_channels: set[int] | None = None,
         channel_send_limit: tuple[int, float] | None = None,
         gateway_url_override: str | None = None,
+        interaction_response_seconds: float = INTERACTION_RESPONSE_SECONDS,
     ) -> None:
         super().__init__()
         self.token = token
@@ -293,6 +439,7 @@ class FakeDiscord(LoopbackServer):
         self.forbidden_channels: set[int] = set(forbidden_channels or ())
         self.channel_send_limit = channel_send_limit
         self.gateway_url_override = gateway_url_override
+        self.interaction_response_seconds = interaction_response_seconds
         # The application's "Message Content Intent" switch in the Developer Portal.
         self.application_flags = APPLICATION_FLAG_MESSAGE_CONTENT_LIMITED if message_content_enabled else 0
         self._snowflake = _Snowflakes()
@@ -304,6 +451,8 @@ class FakeDiscord(LoopbackServer):
         self.digits_channel_id = self._snowflake()
 
         self.sent: list[SentMessage] = []
+        self.interaction_callbacks: list[InteractionCallback] = []
+        self.modals: list[ShownModal] = []
         self.heartbeats: list[Heartbeat] = []
         self.command_syncs: list[CommandSync] = []
         self.typing_channels: list[int] = []
@@ -350,6 +499,7 @@ class FakeDiscord(LoopbackServer):
             ("GET", f"{api}/gateway/bot", self._get_gateway),
             ("POST", f"{api}/channels/{{channel_id}}/messages", self._create_channel_message),
             ("GET", f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self._get_message),
+            ("PATCH", f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self._edit_channel_message),
             ("POST", f"{api}/channels/{{channel_id}}/typing", self._trigger_typing),
             ("GET", f"{api}/applications/{{app_id}}/commands", self._get_commands),
             ("PUT", f"{api}/applications/{{app_id}}/commands", self._put_commands),
@@ -432,6 +582,37 @@ class FakeDiscord(LoopbackServer):
         """The message context-menu command `name` used on the message `target`, as INTERACTION_CREATE."""
         return await self._on_server_loop(self._message_command(name, target, user or self.owner))
 
+    async def click(
+        self, message: SentMessage | dict[str, Any], custom_id: str, *, user: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A user presses the button `custom_id` on the bot's `message`, as INTERACTION_CREATE (type 3)."""
+        return await self._on_server_loop(
+            self._use_component(_message_id(message), custom_id, ComponentType.BUTTON, None, user or self.owner)
+        )
+
+    async def choose(
+        self,
+        message: SentMessage | dict[str, Any],
+        custom_id: str,
+        values: Sequence[str],
+        *,
+        user: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A user picks `values` in the string select `custom_id` on the bot's `message` (type 3)."""
+        return await self._on_server_loop(
+            self._use_component(
+                _message_id(message), custom_id, ComponentType.STRING_SELECT, list(values), user or self.owner
+            )
+        )
+
+    async def submit_modal(self, modal: ShownModal, values: dict[str, str]) -> dict[str, Any]:
+        """The user the modal was shown to fills in its text inputs (by custom_id) and submits it (type 5)."""
+        return await self._on_server_loop(self._submit_modal(modal, values))
+
+    async def message_now(self, message: SentMessage | dict[str, Any]) -> dict[str, Any]:
+        """The message as Discord holds it now, after any edits: what a user sees."""
+        return await self._on_server_loop(self._message_now(_message_id(message)))
+
     async def delete_message(self, message: dict[str, Any]) -> None:
         """The author deletes `message`: replies to it can no longer link to it (MESSAGE_DELETE is dispatched)."""
         await self._on_server_loop(self._delete_message(message))
@@ -461,6 +642,26 @@ class FakeDiscord(LoopbackServer):
         else:
             answers = await self.wait_for_sent(timeout=timeout, where=lambda m: m.reply_to == request_id)
         return answers[-1]
+
+    async def wait_for_modal(self, interaction: dict[str, Any], *, timeout: float = 10.0) -> ShownModal:
+        """The modal the bot opened in answer to `interaction`."""
+        interaction_id = int(interaction["id"])
+
+        def shown() -> list[ShownModal]:
+            return [modal for modal in self.modals if modal.interaction_id == interaction_id]
+
+        await self._wait_until(lambda: bool(shown()), timeout, "a modal")
+        return shown()[0]
+
+    async def wait_for_callback(self, interaction: dict[str, Any], *, timeout: float = 10.0) -> InteractionCallback:
+        """How the bot acknowledged `interaction`, once it did."""
+        interaction_id = int(interaction["id"])
+
+        def callbacks() -> list[InteractionCallback]:
+            return [callback for callback in self.interaction_callbacks if callback.interaction_id == interaction_id]
+
+        await self._wait_until(lambda: bool(callbacks()), timeout, "the interaction's callback")
+        return callbacks()[0]
 
     async def wait_until_ready_sent(self, timeout: float = 10.0) -> None:
         await self._wait_until(lambda: self.ready_sent_at is not None, timeout, "the bot to IDENTIFY")
@@ -619,6 +820,7 @@ class FakeDiscord(LoopbackServer):
         embeds: list[dict[str, Any]] | None = None,
         reference: dict[str, Any] | None = None,
         flags: int = 0,
+        components: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         message_id = self._snowflake()
         in_guild = channel_id not in self._dm_channels
@@ -638,7 +840,7 @@ class FakeDiscord(LoopbackServer):
             "pinned": False,
             "type": MessageType.REPLY if reference else MessageType.DEFAULT,
             "flags": flags,
-            "components": [],
+            "components": components or [],
         }
         if in_guild:
             payload["guild_id"] = str(self.guild_id)
@@ -706,7 +908,7 @@ class FakeDiscord(LoopbackServer):
             else:
                 option_type = {bool: OptionType.BOOLEAN, int: OptionType.INTEGER, str: OptionType.STRING}[type(value)]
                 data["options"].append({"name": option_name, "type": option_type, "value": value})
-        return await self._interact(data, user, channel_id)
+        return await self._interact(InteractionType.APPLICATION_COMMAND, data, user, channel_id)
 
     async def _message_command(self, name: str, target: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
         data = {
@@ -717,7 +919,48 @@ class FakeDiscord(LoopbackServer):
             "target_id": target["id"],
             "resolved": {"messages": {target["id"]: target}},
         }
-        return await self._interact(data, user, int(target["channel_id"]))
+        return await self._interact(InteractionType.APPLICATION_COMMAND, data, user, int(target["channel_id"]))
+
+    async def _use_component(
+        self,
+        message_id: int,
+        custom_id: str,
+        component_type: ComponentType,
+        values: list[str] | None,
+        user: dict[str, Any],
+    ) -> dict[str, Any]:
+        # Discord only delivers what a user can use: a component that is on the message now and enabled.
+        message = self._messages.get(message_id)
+        assert message is not None, f"no message {message_id} to use a component on"
+        components = walk_components(message["components"])
+        found = [c for c in components if c.get("custom_id") == custom_id and c.get("type") == component_type]
+        on_message = [(c.get("type"), c.get("custom_id")) for c in components if "custom_id" in c]
+        assert found, f"message {message_id} has no {component_type.name} {custom_id!r}; it has {on_message}"
+        assert not found[0].get("disabled"), f"{custom_id!r} is disabled: no user can use it"
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
+        if values is not None:
+            options = [option["value"] for option in found[0].get("options", [])]
+            assert set(values) <= set(options), f"{values} are not all among the select's options {options}"
+            low, high = found[0].get("min_values", 1), found[0].get("max_values", 1)
+            assert low <= len(values) <= high, f"the select takes {low} to {high} values, not {len(values)}"
+            data["values"] = values
+        channel_id = int(message["channel_id"])
+        return await self._interact(InteractionType.MESSAGE_COMPONENT, data, user, channel_id, message=message)
+
+    async def _submit_modal(self, modal: ShownModal, values: dict[str, str]) -> dict[str, Any]:
+        unknown = set(values) - set(modal.text_input_ids)
+        assert not unknown, f"the modal has no text inputs {unknown}; it has {modal.text_input_ids}"
+        source = next(entry for entry in self._interactions.values() if entry["id"] == modal.interaction_id)
+        data = {"custom_id": modal.custom_id, "components": _filled_in(modal.components, values)}
+        channel_id = int(source["payload"]["channel_id"])
+        message = source["payload"].get("message")  # a modal opened from a component carries its message on
+        current = self._messages.get(int(message["id"])) if message else None
+        return await self._interact(InteractionType.MODAL_SUBMIT, data, modal.user, channel_id, message=current)
+
+    async def _message_now(self, message_id: int) -> dict[str, Any]:
+        message = self._messages.get(message_id)
+        assert message is not None, f"no message {message_id}"
+        return deepcopy(message)
 
     def _command_id(self, name: str, command_type: CommandType) -> str:
         # Discord only delivers commands that were synced, so an unsynced one is a bug in the bot.
@@ -728,30 +971,57 @@ class FakeDiscord(LoopbackServer):
         synced = {guild: [c["name"] for c in commands] for guild, commands in self._commands.items()}
         raise AssertionError(f"the bot never synced a {command_type.name} command {name!r}; synced: {synced}")
 
-    async def _interact(self, data: dict[str, Any], user: dict[str, Any], channel_id: int) -> dict[str, Any]:
+    async def _interact(
+        self,
+        interaction_type: InteractionType,
+        data: dict[str, Any],
+        user: dict[str, Any],
+        channel_id: int,
+        *,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         interaction_id = self._snowflake()
         token = f"interaction-token-{interaction_id}"
-        interaction = {
+        interaction: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
-            "type": 2,  # APPLICATION_COMMAND
+            "type": interaction_type,
             "data": data,
-            "guild_id": str(self.guild_id),
-            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
             "channel_id": str(channel_id),
-            "channel": self._channel_payload(channel_id, "general", 0),
-            "member": {**self._member_payload(user), "permissions": ALL_PERMISSIONS},
             "token": token,
             "version": 1,
             "app_permissions": ALL_PERMISSIONS,
             "locale": "en-US",
-            "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
-            "context": 0,
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
         }
-        self._interactions[token] = {"payload": interaction, "original_id": None}
+        recipient = self._dm_channels.get(channel_id)
+        if recipient is None:
+            interaction |= {
+                "guild_id": str(self.guild_id),
+                "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+                "channel": self._channel_payload(channel_id, "general", 0),
+                "member": {**self._member_payload(user), "permissions": ALL_PERMISSIONS},
+                "guild_locale": "en-US",
+                "authorizing_integration_owners": {"0": str(self.guild_id)},
+                "context": 0,  # GUILD
+            }
+        else:
+            interaction |= {
+                "channel": {"id": str(channel_id), "type": ChannelType.DM, "recipients": [recipient]},
+                "user": user,
+                "authorizing_integration_owners": {"0": "0"},
+                "context": 1,  # BOT_DM
+            }
+        if message is not None:
+            interaction["message"] = deepcopy(message)
+        self._interactions[token] = {
+            "id": interaction_id,
+            "payload": interaction,
+            "created_at": self.clock(),
+            "callback": None,  # the callback type, once the bot answered
+            "original_id": None,  # the message @original names, once there is one
+        }
         await self._dispatch("INTERACTION_CREATE", interaction)
         return interaction
 
@@ -927,6 +1197,9 @@ class FakeDiscord(LoopbackServer):
         if channel_id not in (self.general_channel_id, self.digits_channel_id, *self._dm_channels):
             return _error(404, 10003, "Unknown Channel")
         body, files = await self._read_message_body(request)
+        refusal = _components_refusal(body)
+        if refusal is not None:
+            return refusal
         rate_limit_headers, retry_after = self._count_send(channel_id)
         if retry_after is not None:
             self.rate_limited.append(RateLimitHit(channel_id, retry_after))
@@ -999,7 +1272,7 @@ class FakeDiscord(LoopbackServer):
 
     async def _get_message(self, request: web.Request) -> web.Response:
         message = self._messages.get(int(request.match_info["message_id"]))
-        if message is None or message["channel_id"] != request.match_info["channel_id"]:
+        if message is None or message["channel_id"] != request.match_info["channel_id"] or _is_ephemeral(message):
             return _error(404, 10008, "Unknown Message")
         return _json(message)
 
@@ -1040,12 +1313,23 @@ class FakeDiscord(LoopbackServer):
         interaction = self._interactions.get(request.match_info["token"])
         if interaction is None or interaction["payload"]["id"] != request.match_info["interaction_id"]:
             return _error(404, 10062, "Unknown interaction")
-        if interaction["original_id"] is not None:
+        if interaction["callback"] is not None:
             return _error(400, 40060, "Interaction has already been acknowledged.")
+        if self.clock() - interaction["created_at"] > self.interaction_response_seconds:
+            return _error(404, 10062, "Unknown interaction")  # its token lapsed: the user saw "interaction failed"
         body, files = await self._read_message_body(request)
         callback_type, data = body.get("type"), body.get("data") or {}
-        channel_id = int(interaction["payload"]["channel_id"])
-        interaction_id = int(interaction["payload"]["id"])
+        payload = interaction["payload"]
+        channel_id, interaction_id = int(payload["channel_id"]), int(interaction["id"])
+        source = payload.get("message")  # the message a component is on
+        if callback_type in (Callback.DEFERRED_UPDATE, Callback.UPDATE_MESSAGE) and source is None:
+            return _invalid_form_body("type", f"callback type {callback_type} is for component interactions only")
+        if callback_type == Callback.MODAL and payload["type"] == InteractionType.MODAL_SUBMIT:
+            return _invalid_form_body("type", "a modal cannot be answered with another modal")
+        refusal = _modal_refusal(data) if callback_type == Callback.MODAL else _components_refusal(data)
+        if refusal is not None:
+            return refusal
+        message: dict[str, Any] | None
         if callback_type == Callback.MESSAGE:
             message = await self._record_bot_message(
                 channel_id, data, files, via="interaction", interaction_id=interaction_id
@@ -1053,23 +1337,37 @@ class FakeDiscord(LoopbackServer):
         elif callback_type == Callback.DEFERRED_MESSAGE:
             flags = int(data.get("flags", 0)) | MESSAGE_FLAG_LOADING
             message = self._message_payload(channel_id, self.bot_user, "", flags=flags)
+        elif callback_type == Callback.DEFERRED_UPDATE:
+            message = self._messages.get(int(source["id"]))
+        elif callback_type == Callback.UPDATE_MESSAGE:
+            if int(source["id"]) not in self._messages:
+                return _error(404, 10008, "Unknown Message")
+            message = await self._edit_bot_message(
+                int(source["id"]), data, files, via="update", interaction_id=interaction_id
+            )
+        elif callback_type == Callback.MODAL:
+            user = payload["member"]["user"] if "member" in payload else payload["user"]
+            self.modals.append(ShownModal(interaction_id, data["custom_id"], data["title"], data["components"], user))
+            message = None
         else:
-            return _error(400, 50035, f"Invalid Form Body: callback type {callback_type} is not served by the fake")
-        interaction["original_id"] = int(message["id"])
+            return _invalid_form_body("type", f"callback type {callback_type} is not served by the fake")
+        interaction["callback"] = callback_type
+        interaction["original_id"] = int(message["id"]) if message is not None else None
+        self.interaction_callbacks.append(InteractionCallback(interaction_id, callback_type))
+        await self._changed_now()
         if "with_response" not in request.query:
             return web.Response(status=204)
-        return _json(
-            {
-                "interaction": {
-                    "id": str(interaction_id),
-                    "type": 2,
-                    "response_message_id": message["id"],
-                    "response_message_loading": callback_type == Callback.DEFERRED_MESSAGE,
-                    "response_message_ephemeral": bool(message["flags"] & MESSAGE_FLAG_EPHEMERAL),
-                },
-                "resource": {"type": callback_type, "message": message},
+        answer: dict[str, Any] = {"id": str(interaction_id), "type": payload["type"]}
+        response: dict[str, Any] = {"interaction": answer}
+        if message is not None:
+            answer |= {
+                "response_message_id": message["id"],
+                "response_message_loading": callback_type == Callback.DEFERRED_MESSAGE,
+                "response_message_ephemeral": bool(message["flags"] & MESSAGE_FLAG_EPHEMERAL),
             }
-        )
+            if callback_type != Callback.DEFERRED_UPDATE:
+                response["resource"] = {"type": callback_type, "message": message}
+        return _json(response)
 
     async def _create_followup(self, request: web.Request) -> web.Response:
         interaction = self._interactions.get(request.match_info["token"])
@@ -1078,12 +1376,15 @@ class FakeDiscord(LoopbackServer):
         body, files = await self._read_message_body(request)
         if self.send_status != 200:
             return await self._refuse_send(int(interaction["payload"]["channel_id"]), _status_error(self.send_status))
+        refusal = _components_refusal(body)
+        if refusal is not None:
+            return refusal
         message = await self._record_bot_message(
             int(interaction["payload"]["channel_id"]),
             body,
             files,
             via="followup",
-            interaction_id=int(interaction["payload"]["id"]),
+            interaction_id=interaction["id"],
         )
         return _json(message) if request.query.get("wait") in ("1", "true", "True") else web.Response(status=204)
 
@@ -1096,15 +1397,25 @@ class FakeDiscord(LoopbackServer):
         if original_id not in self._messages:
             return _error(404, 10008, "Unknown Message")
         body, files = await self._read_message_body(request)
-        message = await self._record_bot_message(
-            int(interaction["payload"]["channel_id"]),
-            body,
-            files,
-            via="edit",
-            interaction_id=int(interaction["payload"]["id"]),
-            message_id=original_id,
-        )
+        refusal = _components_refusal(body)
+        if refusal is not None:
+            return refusal
+        message = await self._edit_bot_message(original_id, body, files, via="edit", interaction_id=interaction["id"])
         return _json(message)
+
+    async def _edit_channel_message(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, 0, "401: Unauthorized")
+        message = self._messages.get(int(request.match_info["message_id"]))
+        if message is None or message["channel_id"] != request.match_info["channel_id"] or _is_ephemeral(message):
+            return _error(404, 10008, "Unknown Message")
+        if message["author"]["id"] != self.bot_user["id"]:
+            return _error(403, 50005, "Cannot edit a message authored by another user")
+        body, files = await self._read_message_body(request)
+        refusal = _components_refusal(body)
+        if refusal is not None:
+            return refusal
+        return _json(await self._edit_bot_message(int(message["id"]), body, files, via="edit"))
 
     async def _serve_attachment(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
@@ -1181,7 +1492,6 @@ class FakeDiscord(LoopbackServer):
         *,
         via: str,
         interaction_id: int | None = None,
-        message_id: int | None = None,
     ) -> dict[str, Any]:
         attachments = [self._attachment_payload(channel_id, file) for file in files]
         message = self._message_payload(
@@ -1192,27 +1502,57 @@ class FakeDiscord(LoopbackServer):
             embeds=body.get("embeds") or [],
             reference=body.get("message_reference"),
             flags=int(body.get("flags") or 0),
+            components=body.get("components") or [],
         )
-        if message_id is not None:
-            # An edit keeps the message's id: move the payload there.
-            del self._messages[int(message["id"])]
-            message["id"] = str(message_id)
-            message["edited_timestamp"] = _timestamp()
-            self._messages[message_id] = message
+        self._note_sent(message, files, via=via, interaction_id=interaction_id)
+        await self._changed_now()
+        if not _is_ephemeral(message):  # an ephemeral message is only for its user, never in the channel's events
+            await self._dispatch("MESSAGE_CREATE", message)
+        return message
+
+    async def _edit_bot_message(
+        self,
+        message_id: int,
+        body: dict[str, Any],
+        files: list[SentFile],
+        *,
+        via: str,
+        interaction_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A PATCH as Discord applies it: what the body names changes, the rest stays (attachments too, unless
+        `attachments` lists those to keep); a deferred answer stops "thinking"."""
+        message = self._messages[message_id]
+        for key, empty in (("content", ""), ("embeds", []), ("components", [])):
+            if key in body:
+                message[key] = body[key] or empty
+        if "attachments" in body:
+            kept = {str(attachment.get("id")) for attachment in body["attachments"]}
+            message["attachments"] = [a for a in message["attachments"] if a["id"] in kept]
+        channel_id = int(message["channel_id"])
+        message["attachments"] += [self._attachment_payload(channel_id, file) for file in files]
+        message["flags"] &= ~MESSAGE_FLAG_LOADING
+        message["edited_timestamp"] = _timestamp()
+        self._note_sent(message, files, via=via, interaction_id=interaction_id)
+        await self._changed_now()
+        if not _is_ephemeral(message):
+            await self._dispatch("MESSAGE_UPDATE", message)
+        return message
+
+    def _note_sent(
+        self, message: dict[str, Any], files: list[SentFile], *, via: str, interaction_id: int | None
+    ) -> None:
+        reference = message.get("message_reference")
         self.sent.append(
             SentMessage(
                 id=int(message["id"]),
-                channel_id=channel_id,
+                channel_id=int(message["channel_id"]),
                 content=message["content"],
-                embeds=message["embeds"],
+                embeds=deepcopy(message["embeds"]),
                 files=files,
-                message_reference=body.get("message_reference"),
+                message_reference={"message_id": reference["message_id"]} if reference else None,
                 via=via,
                 interaction_id=interaction_id,
-                ephemeral=bool(message["flags"] & MESSAGE_FLAG_EPHEMERAL),
+                ephemeral=_is_ephemeral(message),
+                components=deepcopy(message["components"]),
             )
         )
-        await self._changed_now()
-        if message_id is None:
-            await self._dispatch("MESSAGE_CREATE", message)
-        return message

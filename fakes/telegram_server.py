@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -30,7 +31,21 @@ DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile refuses bigger files
 THUMBNAIL_SIDES = (90, 320)  # the smaller copies Telegram keeps next to a photo
 PICTURE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF8")
 # Sent JSON-encoded inside a form field; every other parameter is plain text.
-STRUCTURED_PARAMETERS = {"reply_parameters", "entities", "caption_entities", "allowed_updates", "commands", "scope"}
+STRUCTURED_PARAMETERS = {
+    "reply_parameters",
+    "entities",
+    "caption_entities",
+    "allowed_updates",
+    "commands",
+    "scope",
+    "reply_markup",
+}
+CALLBACK_DATA_BYTES = 64  # an inline button's callback_data: 1 to 64 bytes
+CALLBACK_ANSWER_LIMIT = 200  # the text answerCallbackQuery shows
+NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly the same as a current "
+    "content and reply markup of the message"
+)
 COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?")
 NGINX_PAGE = "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>\r\n<hr>"
 
@@ -104,6 +119,16 @@ class SentMessage:
     photo: bytes | None = None
     photo_name: str | None = None
     sent_at: float = 0.0  # the fake's clock (time.perf_counter()) when the bot's request came
+    reply_markup: dict[str, Any] | None = None  # the inline keyboard under the message, after this send or edit
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        """The inline keyboard's buttons, row by row, left to right."""
+        return [button for row in (self.reply_markup or {}).get("inline_keyboard", []) for button in row]
+
+    @property
+    def callback_data(self) -> list[str]:
+        return [button["callback_data"] for button in self.buttons if "callback_data" in button]
 
     @property
     def bold(self) -> list[str]:
@@ -122,6 +147,16 @@ class Refusal:
     method: str
     status: int
     description: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """The bot's answerCallbackQuery: the text the user sees pop up (an alert when `show_alert`)."""
+
+    callback_query_id: str
+    text: str
+    show_alert: bool
     at: float
 
 
@@ -156,6 +191,7 @@ class _StoredFile:
 class _PendingUpdates:
     updates: list[dict[str, Any]] = field(default_factory=list)
     confirmed_below: int = 0
+    always: set[int] = field(default_factory=set)  # update_ids delivered whatever allowed_updates say
 
 
 class FakeTelegram(LoopbackServer):
@@ -179,6 +215,8 @@ class FakeTelegram(LoopbackServer):
         self.bot_user = {"id": 7_000_000_001, "is_bot": True, "first_name": "Digit bot", "username": BOT_USERNAME}
 
         self.sent: list[SentMessage] = []
+        self.edits: list[SentMessage] = []  # each editMessage… call, as the message is after it
+        self.callback_answers: list[CallbackAnswer] = []
         self.refusals: list[Refusal] = []
         self.polls: list[Poll] = []
         self.poll_requests = 0  # getUpdates calls received, answered or still waiting
@@ -196,6 +234,7 @@ class FakeTelegram(LoopbackServer):
         self._files_by_path: dict[str, _StoredFile] = {}
         self._faults: dict[str, _Fault] = {}
         self._pending = _PendingUpdates()
+        self._open_callback_queries: dict[str, dict[str, Any]] = {}  # id → the query, until answered
         self._closing = False
 
     def make_app(self) -> web.Application:
@@ -271,8 +310,24 @@ class FakeTelegram(LoopbackServer):
         ]
 
     async def post_update(self, kind: str, payload: dict[str, Any]) -> None:
-        """Any update, e.g. an `edited_message` or a kind the bot has never heard of."""
-        await self._on_server_loop(self._queue_update({kind: payload}))
+        """Any update, e.g. an `edited_message` or a kind the bot has never heard of; delivered whatever the bot's
+        allowed_updates say (as a kind newer than its list would be), where user actions are filtered by them."""
+        await self._on_server_loop(self._queue_update({kind: payload}, always=True))
+
+    async def press(
+        self, message: SentMessage | dict[str, Any], callback_data: str, *, user: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`user` presses the inline button `callback_data` under the bot's `message`: a callback_query update.
+
+        Only a button on the message now can be pressed; the query carries the message as it is now.
+        """
+        chat_id, message_id = _message_key(message)
+        return await self._on_server_loop(self._press(chat_id, message_id, callback_data, user))
+
+    async def message_now(self, message: SentMessage | dict[str, Any]) -> dict[str, Any]:
+        """The message as Telegram holds it now, after any edits: what users see."""
+        key = _message_key(message)
+        return await self._on_server_loop(self._message_now(key))
 
     def fail_next(
         self,
@@ -323,6 +378,26 @@ class FakeTelegram(LoopbackServer):
         polls = [poll for poll in self.polls if poll.received_at >= since]
         return [(later.received_at - earlier.answered_at) * 1000 for earlier, later in pairwise(polls)]
 
+    async def wait_for_callback_answer(self, query: dict[str, Any], *, timeout: float = 10.0) -> CallbackAnswer:
+        """The bot's answerCallbackQuery to `query`, once it came."""
+
+        def answers() -> list[CallbackAnswer]:
+            return [answer for answer in self.callback_answers if answer.callback_query_id == query["id"]]
+
+        await self._wait_until(lambda: bool(answers()), timeout, f"answerCallbackQuery for {query['data']!r}")
+        return answers()[0]
+
+    async def wait_for_edits(
+        self, count: int = 1, *, timeout: float = 10.0, where: Callable[[SentMessage], bool] = lambda _: True
+    ) -> list[SentMessage]:
+        """The bot's edits matching `where`, once there are at least `count` of them."""
+
+        def matching() -> list[SentMessage]:
+            return [edit for edit in self.edits if where(edit)]
+
+        await self._wait_until(lambda: len(matching()) >= count, timeout, f"{count} edit(s) from the bot")
+        return matching()
+
     def answers_in(self, chat: dict[str, Any]) -> list[SentMessage]:
         return [message for message in self.sent if message.chat_id == chat["id"]]
 
@@ -355,7 +430,8 @@ class FakeTelegram(LoopbackServer):
         if attachment is not None:
             message.update(self._attachment_payload(attachment))
         if reply_to is not None:
-            message["reply_to_message"] = reply_to
+            # Telegram fills in the message replied to as it is now (its caption and keyboard after any edit).
+            message["reply_to_message"] = self._messages.get((chat["id"], reply_to["message_id"]), reply_to)
         if media_group_id is not None:
             message["media_group_id"] = media_group_id
         self._messages[(chat["id"], message["message_id"])] = message
@@ -434,9 +510,39 @@ class FakeTelegram(LoopbackServer):
         self._files_by_path[stored.file_path] = stored
         return file_id, stored
 
-    async def _queue_update(self, update: dict[str, Any]) -> None:
+    async def _queue_update(self, update: dict[str, Any], *, always: bool = False) -> None:
         self._pending.updates.append({"update_id": next(self._update_ids), **update})
+        if always:
+            self._pending.always.add(self._pending.updates[-1]["update_id"])
         await self._changed_now()
+
+    def _wanted(self, update: dict[str, Any]) -> bool:
+        """Whether the bot's allowed_updates (its latest list; all kinds before it sent one) let `update` through."""
+        if not self.allowed_updates or update["update_id"] in self._pending.always:
+            return True
+        return any(kind in update for kind in self.allowed_updates)
+
+    async def _press(self, chat_id: int, message_id: int, callback_data: str, user: dict[str, Any]) -> dict[str, Any]:
+        message = self._messages.get((chat_id, message_id))
+        assert message is not None, f"no message {message_id} in chat {chat_id}"
+        keyboard = message.get("reply_markup", {}).get("inline_keyboard", [])
+        on_message = [button.get("callback_data") for row in keyboard for button in row]
+        assert callback_data in on_message, f"no button {callback_data!r} under the message; it has {on_message}"
+        query = {
+            "id": str(next(self._ids) + 4_000_000_000_000_000_000),
+            "from": user,
+            "message": deepcopy(message),
+            "chat_instance": str(-chat_id),
+            "data": callback_data,
+        }
+        self._open_callback_queries[query["id"]] = query
+        await self._queue_update({"callback_query": query})
+        return query
+
+    async def _message_now(self, key: tuple[int, int]) -> dict[str, Any]:
+        message = self._messages.get(key)
+        assert message is not None, f"no message {key[1]} in chat {key[0]}"
+        return deepcopy(message)
 
     # ---- the Bot API -----------------------------------------------------------------------------------------
 
@@ -453,6 +559,10 @@ class FakeTelegram(LoopbackServer):
             "sendphoto": self._send_photo,
             "sendchataction": self._send_chat_action,
             "getfile": self._get_file,
+            "answercallbackquery": self._answer_callback_query,
+            "editmessagetext": self._edit_message_text,
+            "editmessagecaption": self._edit_message_caption,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
         }.get(method.lower())  # Telegram's method names are case-insensitive
         if handler is None:
             self.unknown_requests.append(method)
@@ -507,6 +617,7 @@ class FakeTelegram(LoopbackServer):
         if offset:  # asking from `offset` confirms every update before it
             self._pending.confirmed_below = max(self._pending.confirmed_below, offset)
             self._pending.updates = [u for u in self._pending.updates if u["update_id"] >= offset]
+        self._pending.updates = [update for update in self._pending.updates if self._wanted(update)]
         if self.long_poll_cap_seconds is not None:
             timeout = min(timeout, self.long_poll_cap_seconds)
         assert self._changed is not None
@@ -515,6 +626,7 @@ class FakeTelegram(LoopbackServer):
                 await asyncio.wait_for(
                     self._changed.wait_for(lambda: bool(self._pending.updates) or self._closing), timeout
                 )
+        self._pending.updates = [update for update in self._pending.updates if self._wanted(update)]
         updates = self._pending.updates[:limit]
         self.polls.append(Poll(received_at, self.clock(), len(updates)))
         await self._changed_now()
@@ -541,8 +653,9 @@ class FakeTelegram(LoopbackServer):
         if utf16_length(text) > TEXT_LIMIT:
             raise _BadRequest("message is too long")
         entities = _checked_entities(text, parameters.get("entities"), parameters.get("parse_mode"))
+        markup = _checked_markup(parameters.get("reply_markup"))
         reply_to = self._replied_message_id(chat, parameters)
-        message = await self._record(chat, "sendMessage", text, entities, reply_to)
+        message = await self._record(chat, "sendMessage", text, entities, reply_to, markup=markup)
         return _ok(message)
 
     async def _send_photo(self, parameters: dict[str, Any]) -> web.Response:
@@ -556,9 +669,95 @@ class FakeTelegram(LoopbackServer):
         if utf16_length(caption) > CAPTION_LIMIT:
             raise _BadRequest("message caption is too long")
         entities = _checked_entities(caption, parameters.get("caption_entities"), parameters.get("parse_mode"))
+        markup = _checked_markup(parameters.get("reply_markup"))
         reply_to = self._replied_message_id(chat, parameters)
-        message = await self._record(chat, "sendPhoto", caption, entities, reply_to, photo)
+        message = await self._record(chat, "sendPhoto", caption, entities, reply_to, photo, markup=markup)
         return _ok(message)
+
+    async def _answer_callback_query(self, parameters: dict[str, Any]) -> web.Response:
+        query_id = str(parameters.get("callback_query_id") or "")
+        if query_id not in self._open_callback_queries:  # unknown, or answered already: each is answered once
+            raise _BadRequest("query is too old and response timeout expired or query ID is invalid")
+        text = str(parameters.get("text") or "")
+        if utf16_length(text) > CALLBACK_ANSWER_LIMIT:
+            raise _BadRequest("MESSAGE_TOO_LONG")
+        del self._open_callback_queries[query_id]
+        show_alert = str(parameters.get("show_alert")).lower() == "true"
+        self.callback_answers.append(CallbackAnswer(query_id, text, show_alert, self.clock()))
+        await self._changed_now()
+        return _ok(True)
+
+    async def _edit_message_text(self, parameters: dict[str, Any]) -> web.Response:
+        text = str(parameters.get("text") or "")
+        if not text.strip():
+            raise _BadRequest("message text is empty")
+        if utf16_length(text) > TEXT_LIMIT:
+            raise _BadRequest("MESSAGE_TOO_LONG")
+        entities = _checked_entities(text, parameters.get("entities"), parameters.get("parse_mode"))
+        return await self._edit(parameters, "editMessageText", text=text, entities=entities)
+
+    async def _edit_message_caption(self, parameters: dict[str, Any]) -> web.Response:
+        caption = str(parameters.get("caption") or "")
+        if utf16_length(caption) > CAPTION_LIMIT:
+            raise _BadRequest("message caption is too long")
+        entities = _checked_entities(caption, parameters.get("caption_entities"), parameters.get("parse_mode"))
+        return await self._edit(parameters, "editMessageCaption", text=caption, entities=entities)
+
+    async def _edit_message_reply_markup(self, parameters: dict[str, Any]) -> web.Response:
+        return await self._edit(parameters, "editMessageReplyMarkup")
+
+    async def _edit(
+        self,
+        parameters: dict[str, Any],
+        method: str,
+        *,
+        text: str | None = None,
+        entities: list[dict[str, Any]] | None = None,
+    ) -> web.Response:
+        """An edit as Telegram makes it: the bot's own message only, and a keyboard left out of the call is gone."""
+        chat = self._chat(parameters)
+        message = self._messages.get((chat["id"], int(parameters.get("message_id") or 0)))
+        if message is None:
+            raise _BadRequest("message to edit not found")
+        if message["from"]["id"] != self.bot_user["id"]:
+            raise _BadRequest("message can't be edited")
+        has_caption = "photo" in message
+        if method == "editMessageText" and has_caption:
+            raise _BadRequest("there is no text in the message to edit")
+        if method == "editMessageCaption" and not has_caption:
+            raise _BadRequest("there is no caption in the message to edit")
+        markup = _checked_markup(parameters.get("reply_markup"))
+        edited = deepcopy(message)
+        edited.pop("reply_markup", None)
+        if markup:
+            edited["reply_markup"] = markup
+        text_key, entities_key = ("caption", "caption_entities") if has_caption else ("text", "entities")
+        if text is not None:
+            edited.pop(text_key, None)
+            edited.pop(entities_key, None)
+            if text:
+                edited[text_key] = text
+            if entities:
+                edited[entities_key] = entities
+        if edited == message:
+            raise _BadRequest(NOT_MODIFIED)
+        edited["edit_date"] = int(time.time())
+        self._messages[(chat["id"], message["message_id"])] = edited
+        reply_to = (edited.get("reply_to_message") or {}).get("message_id")
+        self.edits.append(
+            SentMessage(
+                edited["message_id"],
+                chat["id"],
+                method,
+                edited.get(text_key, ""),
+                edited.get(entities_key, []),
+                reply_to,
+                sent_at=self.clock(),
+                reply_markup=edited.get("reply_markup"),
+            )
+        )
+        await self._changed_now()
+        return _ok(edited)
 
     async def _send_chat_action(self, parameters: dict[str, Any]) -> web.Response:
         chat = self._chat(parameters)
@@ -624,6 +823,8 @@ class FakeTelegram(LoopbackServer):
         entities: list[dict[str, Any]],
         reply_to: int | None,
         photo: _Upload | None = None,
+        *,
+        markup: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -640,6 +841,8 @@ class FakeTelegram(LoopbackServer):
             message["photo"] = [self._store_photo_size(photo.data)]
         if reply_to is not None:
             message["reply_to_message"] = self._messages[(chat["id"], reply_to)]
+        if markup:
+            message["reply_markup"] = markup
         self._messages[(chat["id"], message["message_id"])] = message
         self.sent.append(
             SentMessage(
@@ -652,6 +855,7 @@ class FakeTelegram(LoopbackServer):
                 photo.data if photo else None,
                 photo.filename if photo else None,
                 self.clock(),
+                markup,
             )
         )
         await self._changed_now()
@@ -666,6 +870,13 @@ class _Upload:
 
 class _BadRequest(Exception):
     """A call Telegram would refuse with 400 and "Bad Request: <message>"."""
+
+
+def _message_key(message: SentMessage | dict[str, Any]) -> tuple[int, int]:
+    """(chat id, message id) of a message given as the fake recorded it or as its payload."""
+    if isinstance(message, SentMessage):
+        return message.chat_id, message.message_id
+    return message["chat"]["id"], message["message_id"]
 
 
 def _ok(result: Any) -> web.Response:
@@ -693,6 +904,27 @@ async def _parameters(request: web.Request) -> dict[str, Any]:
             except ValueError:
                 raise _BadRequest(f"can't parse {name} JSON object") from None
     return parameters
+
+
+def _checked_markup(markup: Any) -> dict[str, Any] | None:
+    """An inline keyboard as Telegram takes it: rows of buttons, each with a text and 1-64 bytes of callback_data
+    (or a url); None for none (an empty keyboard is none too)."""
+    if not markup:
+        return None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise _BadRequest("can't parse inline keyboard button: InlineKeyboardMarkup must be an Array of Arrays")
+    for row in rows:
+        for button in row:
+            if not str(button.get("text") or "").strip():
+                raise _BadRequest("BUTTON_TEXT_INVALID")
+            data = button.get("callback_data")
+            if data is None and "url" not in button:
+                raise _BadRequest("can't parse inline keyboard button: button must have callback_data or url")
+            if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_BYTES:
+                raise _BadRequest("BUTTON_DATA_INVALID")
+    rows = [row for row in rows if row]
+    return {"inline_keyboard": rows} if rows else None
 
 
 def _checked_entities(text: str, entities: Any, parse_mode: Any) -> list[dict[str, Any]]:

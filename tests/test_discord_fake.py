@@ -10,7 +10,15 @@ import aiohttp
 import discord
 import pytest
 
-from fakes.discord_server import PNG_SIGNATURE, FakeDiscord, GatewayClose, RefusedSend, Upload
+from fakes.discord_server import (
+    PNG_SIGNATURE,
+    Callback,
+    FakeDiscord,
+    GatewayClose,
+    InteractionCallback,
+    RefusedSend,
+    Upload,
+)
 
 SOCKET_BUFFERS_BYTES = 1024 * 1024  # a client's autotuned receive buffer on loopback: 0.2-0.5 MB measured
 
@@ -91,7 +99,8 @@ async def rest(fake: FakeDiscord, method: str, path: str, payload: object = None
         aiohttp.ClientSession() as session,
         session.request(method, url, json=payload, headers=headers) as response,
     ):
-        return response.status, dict(response.headers), await response.json()
+        body = await response.json() if response.status != 204 else None
+        return response.status, dict(response.headers), body
 
 
 async def attachment_url(fake: FakeDiscord, upload: Upload) -> str:
@@ -267,3 +276,244 @@ async def test_each_shard_gets_its_own_session_and_a_clean_close_is_recorded(dis
 
     assert sorted(identify["shard"] for identify in identifies) == [[0, 2], [1, 2]]
     assert closes == [GatewayClose(1000, by_bot=True)] * 2
+
+
+class PressButton(discord.ui.DynamicItem[discord.ui.Button], template=r"demo:press:(?P<count>\d+)"):
+    """A button that survives a restart: its custom_id carries its state, as the bot's verdict buttons do."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(discord.ui.Button(label=f"Pressed {count}", custom_id=f"demo:press:{count}"))
+        self.count = count
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match) -> PressButton:
+        return cls(int(match["count"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        view = discord.ui.View(timeout=None)
+        view.add_item(PressButton(self.count + 1))
+        await interaction.response.edit_message(content=f"pressed by {interaction.user.name}", view=view)
+
+
+class ComponentClient(discord.Client):
+    """Sends what a test asks and answers component interactions through discord.py's own view machinery."""
+
+    def __init__(self) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = intents.guild_messages = intents.dm_messages = True
+        super().__init__(intents=intents)
+        self.ready = asyncio.Event()
+        self.created: list[discord.Message] = []
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(PressButton)
+
+    async def on_ready(self) -> None:
+        self.ready.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        self.created.append(message)
+
+
+@pytest.fixture
+async def component_client(discord_fake):
+    client = ComponentClient()
+    async with client:
+        runner = asyncio.create_task(client.start(discord_fake.token))
+        await asyncio.wait_for(client.ready.wait(), 10)
+        yield client
+        await client.close()
+        await runner
+
+
+def one_button(count: int = 0) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(PressButton(count))
+    return view
+
+
+@pytest.mark.parametrize("in_dm", [False, True], ids=["in a channel", "in a DM"])
+async def test_a_click_reaches_the_clients_dynamic_item_and_update_message_edits_the_message_it_is_on(
+    discord_fake, component_client, in_dm
+):
+    ada = discord_fake.make_user("ada")
+    if in_dm:
+        posted = await discord_fake.post_message("hi", dm=True, author=ada)
+        while not any(message.id == int(posted["id"]) for message in component_client.created):
+            await asyncio.sleep(0.01)
+        channel = component_client.created[-1].channel
+    else:
+        channel = component_client.get_channel(discord_fake.general_channel_id)
+    sent = await channel.send("press me", embed=discord.Embed(title="kept"), view=one_button())
+    (on_fake,) = await discord_fake.wait_for_sent(where=lambda m: m.id == sent.id)
+    assert on_fake.custom_ids == ["demo:press:0"]
+    assert on_fake.buttons[0]["label"] == "Pressed 0"
+
+    click = await discord_fake.click(on_fake, "demo:press:0", user=ada)
+
+    assert (await discord_fake.wait_for_callback(click)).type == Callback.UPDATE_MESSAGE
+    (update,) = await discord_fake.wait_for_sent(where=lambda m: m.via == "update")
+    assert (update.id, update.content, update.interaction_id) == (sent.id, "pressed by ada", int(click["id"]))
+    now = await discord_fake.message_now(sent)
+    assert now["content"] == "pressed by ada" and now["edited_timestamp"]
+    assert now["embeds"][0]["title"] == "kept", "an edit changes only what it names"
+    assert update.custom_ids == ["demo:press:1"]
+    second = await discord_fake.click(update, "demo:press:1", user=ada)
+    await discord_fake.wait_for_callback(second)
+    assert (await discord_fake.message_now(sent))["components"][0]["components"][0]["custom_id"] == "demo:press:2"
+
+
+async def test_clicking_what_is_not_on_the_message_is_not_something_a_user_can_do(discord_fake, component_client):
+    sent = await component_client.get_channel(discord_fake.general_channel_id).send("x", view=one_button())
+
+    with pytest.raises(AssertionError, match="has no BUTTON 'demo:press:9'"):
+        await discord_fake.click({"id": sent.id}, "demo:press:9")
+
+
+async def test_a_second_answer_to_one_interaction_is_40060_and_a_late_first_one_is_unknown(discord_fake):
+    discord_fake.interaction_response_seconds = 0.2
+    status, _, message = await rest(
+        discord_fake,
+        "POST",
+        f"/channels/{discord_fake.general_channel_id}/messages",
+        {"content": "x", "components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "a"}]}]},
+    )
+    assert status == 200
+    first, late = [await discord_fake.click(message, "a") for _ in range(2)]
+    callback = "/interactions/{id}/{token}/callback"
+
+    answers = [await rest(discord_fake, "POST", callback.format(**first), {"type": 6}) for _ in range(2)]
+    await asyncio.sleep(0.3)
+    too_late = await rest(discord_fake, "POST", callback.format(**late), {"type": 6})
+
+    assert [status for status, _, _ in answers] == [204, 400]
+    assert answers[1][2] == {"message": "Interaction has already been acknowledged.", "code": 40060}
+    assert (too_late[0], too_late[2]["code"]) == (404, 10062)
+    assert discord_fake.interaction_callbacks == [InteractionCallback(int(first["id"]), Callback.DEFERRED_UPDATE)]
+
+
+class DigitSelect(discord.ui.Select):
+    def __init__(self) -> None:
+        options = [discord.SelectOption(label=str(digit), value=str(digit)) for digit in range(10)]
+        super().__init__(custom_id="demo:digit", options=options, placeholder="Which digit?")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()  # type 6: no new message, the select's message edited below
+        await interaction.edit_original_response(content=f"chose {self.values[0]}", view=None)
+        await interaction.followup.send(f"thanks for {self.values[0]}", ephemeral=True)
+
+
+async def test_a_select_choice_deferred_then_edited_and_an_ephemeral_followup_only_its_user_sees(
+    discord_fake, component_client
+):
+    view = discord.ui.View(timeout=None)
+    view.add_item(DigitSelect())
+    sent = await component_client.get_channel(discord_fake.general_channel_id).send("pick", view=view)
+    component_client.created.clear()
+    with pytest.raises(AssertionError, match="not all among the select's options"):
+        await discord_fake.choose({"id": sent.id}, "demo:digit", ["x"])
+
+    choice = await discord_fake.choose({"id": sent.id}, "demo:digit", ["3"])
+
+    (followup,) = await discord_fake.wait_for_sent(where=lambda m: m.via == "followup")
+    assert (followup.content, followup.ephemeral) == ("thanks for 3", True)
+    assert (await discord_fake.wait_for_callback(choice)).type == Callback.DEFERRED_UPDATE
+    now = await discord_fake.message_now(sent)
+    assert (now["content"], now["components"]) == ("chose 3", [])
+    path = f"/channels/{discord_fake.general_channel_id}/messages/{followup.id}"
+    assert (await rest(discord_fake, "GET", path))[0] == 404, "an ephemeral message is not in the channel"
+    await asyncio.sleep(0.1)
+    assert [m.id for m in component_client.created] == [], "nor in its events"
+
+
+class NumberModal(discord.ui.Modal, title="The right number"):
+    number = discord.ui.TextInput(label="Number", custom_id="demo:number-input", max_length=20)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"got {self.number.value}", ephemeral=True)
+
+
+class AskButton(discord.ui.DynamicItem[discord.ui.Button], template=r"demo:ask"):
+    def __init__(self) -> None:
+        super().__init__(discord.ui.Button(label="Ask", custom_id="demo:ask"))
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match) -> AskButton:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(NumberModal(custom_id="demo:number"))
+
+
+async def test_a_modal_opened_from_a_button_is_filled_in_and_submitted(discord_fake, component_client):
+    component_client.add_dynamic_items(AskButton)
+    view = discord.ui.View(timeout=None)
+    view.add_item(AskButton())
+    sent = await component_client.get_channel(discord_fake.general_channel_id).send("ask", view=view)
+    ada = discord_fake.make_user("ada")
+
+    click = await discord_fake.click({"id": sent.id}, "demo:ask", user=ada)
+    modal = await discord_fake.wait_for_modal(click)
+    assert (modal.custom_id, modal.title, modal.text_input_ids) == (
+        "demo:number",
+        "The right number",
+        ["demo:number-input"],
+    )
+    assert modal.user["id"] == ada["id"]
+    submit = await discord_fake.submit_modal(modal, {"demo:number-input": "2024"})
+
+    answer = await discord_fake.answer_to(submit)
+    assert (answer.content, answer.ephemeral) == ("got 2024", True)
+    assert submit["message"]["id"] == str(sent.id), "a modal opened from a component carries its message"
+    callback = f"/interactions/{submit['id']}/{submit['token']}/callback"
+    status, _, body = await rest(discord_fake, "POST", callback, {"type": 9, "data": {}})
+    assert (status, body["code"]) == (400, 40060)
+
+
+def rows_of_buttons(rows: int, per_row: int, *, same_id: bool = False) -> list[dict]:
+    return [
+        {
+            "type": 1,
+            "components": [
+                {"type": 2, "style": 1, "label": "b", "custom_id": "same" if same_id else f"b{row}-{n}"}
+                for n in range(per_row)
+            ],
+        }
+        for row in range(rows)
+    ]
+
+
+@pytest.mark.parametrize(
+    "components",
+    [
+        rows_of_buttons(6, 1),
+        rows_of_buttons(1, 6),
+        rows_of_buttons(2, 1, same_id=True),
+        [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": "x" * 101}]}],
+        [{"type": 1, "components": [{"type": 3, "custom_id": "s", "options": []}]}],
+    ],
+    ids=["six rows", "six in a row", "a custom_id twice", "custom_id too long", "a select without options"],
+)
+async def test_components_discord_would_refuse_are_invalid_form_body(discord_fake, components):
+    path = f"/channels/{discord_fake.general_channel_id}/messages"
+
+    status, _, body = await rest(discord_fake, "POST", path, {"content": "x", "components": components})
+
+    assert (status, body["code"]) == (400, 50035)
+    assert (await rest(discord_fake, "POST", path, {"components": rows_of_buttons(5, 5)}))[0] == 200
+
+
+async def test_editing_a_message_changes_what_the_patch_names_and_only_the_bots_own(discord_fake):
+    path = f"/channels/{discord_fake.general_channel_id}/messages"
+    _, _, message = await rest(
+        discord_fake, "POST", path, {"content": "a", "embeds": [{"title": "t"}], "components": rows_of_buttons(1, 2)}
+    )
+    users = await discord_fake.post_message("mine")
+
+    status, _, edited = await rest(discord_fake, "PATCH", f"{path}/{message['id']}", {"embeds": [{"title": "u"}]})
+    not_ours = await rest(discord_fake, "PATCH", f"{path}/{users['id']}", {"content": "changed"})
+
+    assert status == 200
+    assert (edited["content"], edited["embeds"], edited["components"]) == ("a", [{"title": "u"}], message["components"])
+    assert discord_fake.sent[-1].via == "edit"
+    assert (not_ours[0], not_ours[2]["code"]) == (403, 50005)
