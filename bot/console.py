@@ -9,9 +9,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from bot.feedback.words import not_a_verdict_reply, nothing_to_rate_reply, verdict_not_saved_reply
 from bot.local_files import expand_home, path_exists
 from bot.replies import Reply, unexpected_error_reply
-from bot.service import MAX_PICTURES_PER_REQUEST, DigitService
+from bot.service import CONSOLE_USER, MAX_PICTURES_PER_REQUEST, DigitService
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +31,26 @@ class ConsoleChat:
         self.prefix = prefix
         self.stdin = stdin
         self.stdout = stdout
+        self.latest_reading: Reply | None = None  # what !right and !correct rate
 
     def command_lines(self) -> list[str]:
         return [
             f"{self.prefix}predict PATH... — read the digit in one or more picture files "
             f"(up to {MAX_PICTURES_PER_REQUEST} at a time)",
             "PATH — a line naming picture files is read as if you had posted them",
-            f"{self.prefix}stats — the model's test accuracy and what I've read so far",
+            f"{self.prefix}right — say my latest answer was right",
+            f"{self.prefix}correct 7 — say what my latest answer should have been (all the digits of a number)",
+            f"{self.prefix}forget — delete every answer I kept from this chat, with your verdicts",
+            f"{self.prefix}stats — the model's test accuracy, what I've read so far, and how I do in the wild",
             f"{self.prefix}help — this message",
             "quit — leave",
         ]
 
     def run(self) -> int:
-        """Answers line after line until quit, end of input or Ctrl-C; always returns 0."""
+        """Answers line after line until quit, end of input or Ctrl-C: 0; 1 when the database is unusable."""
+        if self.service.storage_problem:
+            print(f"error: {self.service.storage_problem}", file=sys.stderr)
+            return 1
         self._tolerate_undecodable_text()
         try:
             self._say(self.service.help(self.command_lines()))
@@ -74,6 +82,15 @@ class ConsoleChat:
         command, arguments = words[0], words[1:]
         if command == f"{self.prefix}predict":
             return self.read_pictures(arguments)
+        if command == f"{self.prefix}right" and not arguments:
+            return [self.rate("right")]
+        if command == f"{self.prefix}correct" and len(arguments) == 1:
+            return [self.rate(arguments[0])]
+        if command == f"{self.prefix}correct":
+            return [not_a_verdict_reply()]
+        if command == f"{self.prefix}forget" and not arguments:
+            self.latest_reading = None
+            return [self.service.forget_now("console", CONSOLE_USER)]
         if command == f"{self.prefix}stats":
             return [self.service.stats()]
         if command == f"{self.prefix}help":
@@ -83,7 +100,22 @@ class ConsoleChat:
         return [Reply(headline=f"I didn't get that. Type {self.prefix}help to see what I can do.")]
 
     def read_pictures(self, path_words: Sequence[str]) -> list[Reply]:
-        return self.service.read_files([expand_home(word) for word in path_words])
+        replies = self.service.read_files([expand_home(word) for word in path_words])
+        readings = [reply for reply in replies if reply.answer is not None]
+        if readings:
+            self.latest_reading = readings[-1]
+        return replies
+
+    def rate(self, verdict: str) -> Reply:
+        """The verdict on the latest reading: the acknowledgement, then the mark the answer now carries."""
+        if self.latest_reading is None:
+            return nothing_to_rate_reply(self.prefix)
+        if self.latest_reading.answer_id is None:  # the database was out of reach when it was read
+            return verdict_not_saved_reply()
+        rating = self.service.rate_now("console", CONSOLE_USER, self.latest_reading.answer_id, verdict)
+        if rating.answer_mark is None:
+            return rating.reply
+        return Reply(headline=rating.reply.headline, details=(*rating.reply.details, rating.answer_mark))
 
     def _answer_anything(self, line: str) -> list[Reply]:
         """The one place a bug of ours meets the chat: logged for us, an apology for the user, and the chat goes on."""

@@ -28,6 +28,10 @@ class NoDigitFound(DigitBotError):
     """The picture decodes, but nothing on it looks like writing (a blank page, a flat colour)."""
 
 
+class NotOneNumber(DigitBotError):
+    """The picture holds writing on several lines, or more digits than one number we read may have."""
+
+
 class DownloadFailed(DigitBotError):
     """The chat service did not hand over a picture's bytes (in time)."""
 
@@ -55,3 +59,15 @@ class ShuttingDown(DigitBotError):
 
 class UnreadableFile(DigitBotError):
     """A local file named on the console or command line could not be opened."""
+
+
+class StorageError(Exception):
+    """The feedback database could not do what was asked; the message is one line for the log."""
+
+
+class StorageUnavailable(StorageError):
+    """The database is there but not answering now (locked, disk full, server down): the bot goes on without it."""
+
+
+class CorruptDatabase(StorageError):
+    """The database file is not one this bot can use (damaged, not a database, or from a newer bot)."""

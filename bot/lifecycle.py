@@ -36,6 +36,9 @@ class FrontEnd(Protocol):
 
 async def serve(service: DigitService, front_ends: Sequence[FrontEnd]) -> int:
     """Runs every front end until a signal or a failure; returns the process exit status."""
+    if service.storage_problem:
+        log.error("%s", service.storage_problem)
+        return EXIT_FAILED
     stop_signal = asyncio.Event()
     received: list[str] = []
     loop = asyncio.get_running_loop()

@@ -9,8 +9,9 @@ import logging
 import mimetypes
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from bot.errors import (
     Busy,
@@ -22,6 +23,9 @@ from bot.errors import (
     ShuttingDown,
     SlowDown,
 )
+from bot.feedback import words
+from bot.feedback.keeper import StoreKeeper
+from bot.feedback.store import FeedbackStore, StoredAnswer, WildStats, is_verdict, model_version, quantize
 from bot.imaging import ImageLimits
 from bot.limits import UserCooldowns, WorkLimits
 from bot.local_files import printable_path, read_picture_file
@@ -32,8 +36,11 @@ from bot.settings import Settings
 from bot.stats import LiveStats, ModelCard
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_PICTURES_PER_REQUEST = 10  # as many as one Discord message carries; more are named in the answer, not read
+CONSOLE_USER = "console"  # the one user of a console chat
+STORAGE_THREADS = 2  # verdicts, forgets and stats wait for the database here, never behind pictures being read
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,15 @@ class Picture:
             return cls(read_picture_file(path, limits.max_bytes), name)
         except DigitBotError as refusal:  # UnreadableFile or ImageTooLarge
             return cls.refused(refusal, name)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """What a verdict gets: an acknowledgement for the rater, and the line the rated answer now shows (None when
+    nothing was saved: not the sender's answer, an unknown answer, the database out of reach)."""
+
+    reply: Reply
+    answer_mark: str | None
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,9 @@ class DigitService:
         )
         self.metrics = ServiceMetrics(pictures_in_progress=lambda: self.limits.pictures_in_progress)
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent_reads, thread_name_prefix="digit-reader")
+        self._storage_pool = ThreadPoolExecutor(max_workers=STORAGE_THREADS, thread_name_prefix="digit-storage")
+        self.feedback = StoreKeeper(settings.database_url)  # opened now, so a corrupt file is reported at start
+        self.model_version = _model_version(recognizer.model_path)
         self._stopping = asyncio.Event()
         self._requests_in_flight = 0
         self._idle = asyncio.Event()
@@ -157,7 +176,7 @@ class DigitService:
         try:
             replies = await asyncio.gather(
                 *(
-                    self._fetch_and_read(file, request.platform)
+                    self._fetch_and_read(file, request.platform, request.user)
                     if refusal is None
                     else self._refused(refusal, request.platform, file.name)
                     for file, refusal in zip(files, refusals, strict=True)
@@ -167,16 +186,18 @@ class DigitService:
             self.limits.release(admitted)
         return [*replies, *unread_note]
 
-    def read_now(self, pictures: Sequence[Picture], platform: str = "console") -> list[Reply]:
+    def read_now(
+        self, pictures: Sequence[Picture], platform: str = "console", user: Hashable = CONSOLE_USER
+    ) -> list[Reply]:
         """One reply per picture, in order, read in the calling thread: for the console and the command line.
 
-        The pictures that were not refused go to the model as one batch.
+        The pictures that were not refused go to the model as one batch; each answer is stored for `user` to rate.
         """
         if not pictures:
             return [error_reply(NoPicture("no picture was sent"))]
         readable = [picture for picture in pictures if picture.refusal is None]
         results = iter(self.recognizer.read_many([picture.data for picture in readable]))
-        return [self._reply(picture, picture.refusal or next(results), platform) for picture in pictures]
+        return [self._reply(picture, picture.refusal or next(results), platform, user) for picture in pictures]
 
     def read_files(self, paths: Sequence[Path]) -> list[Reply]:
         """Reads local picture files in the calling thread, as many as one request may hold: for the console."""
@@ -184,7 +205,51 @@ class DigitService:
         return self.read_now(pictures) + _unread_files_note(len(paths))
 
     def stats(self) -> Reply:
-        return stats_reply(self.model_card, self.live)
+        """The model's card, the counters since start, and those of all time with accuracy in the wild.
+
+        Reads the database in the calling thread: on an event loop, use `stats_async`.
+        """
+        wild: WildStats | None = self.feedback.run(FeedbackStore.wild_stats)
+        return words.with_wild_stats(stats_reply(self.model_card, self.live), wild)
+
+    async def stats_async(self) -> Reply:
+        return await self._in_storage_thread(self.stats)
+
+    async def rate(self, platform: str, user: Hashable, answer_id: str, verdict: str) -> Rating:
+        """Saves `user`'s verdict ("right" or the correct digits) on an answer; acknowledged only once committed."""
+        return await self._in_storage_thread(self.rate_now, platform, user, answer_id, verdict)
+
+    def rate_now(self, platform: str, user: Hashable, answer_id: str, verdict: str) -> Rating:
+        """`rate` in the calling thread: for the console."""
+        verdict = verdict.strip().lower()
+        if not is_verdict(verdict):
+            return Rating(words.not_a_verdict_reply(), None)
+        result = self.feedback.run(lambda store: store.rate(answer_id, store.user_key(platform, user), verdict))
+        if result is None:
+            return Rating(words.verdict_not_saved_reply(), None)
+        if result.status == "unknown":
+            return Rating(words.unknown_answer_reply(), None)
+        if result.status == "not_yours":
+            return Rating(words.not_yours_reply(), None)
+        log.info("%s: a verdict on an answer: %s", platform, "right" if result.verdict == "right" else "corrected")
+        return Rating(words.verdict_saved_reply(result), words.answer_mark(result.verdict))
+
+    async def forget(self, platform: str, user: Hashable) -> Reply:
+        """Deletes every answer kept from `user`'s pictures on `platform`, with their verdicts."""
+        return await self._in_storage_thread(self.forget_now, platform, user)
+
+    def forget_now(self, platform: str, user: Hashable) -> Reply:
+        deleted = self.feedback.run(lambda store: store.forget(store.user_key(platform, user)))
+        if deleted is None:
+            return words.forget_failed_reply()
+        log.info("%s: forgot a user's %d answers", platform, deleted)
+        return words.forgotten_reply(deleted)
+
+    @property
+    def storage_problem(self) -> str | None:
+        """Why the bot must not start: the database file is damaged or from a newer bot (one line), else None."""
+        corrupt = self.feedback.corrupt
+        return None if corrupt is None else f"DATABASE_URL: {corrupt}"
 
     @staticmethod
     def help(command_lines: Sequence[str]) -> Reply:
@@ -205,6 +270,8 @@ class DigitService:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._storage_pool.shutdown(wait=True)  # a verdict being committed is finished, not cut off
+        self.feedback.close()
 
     def _refusal_before_download(self, file: IncomingFile) -> DigitBotError | None:
         """Type first, then the declared size: a big video is not a picture, whatever its size."""
@@ -216,7 +283,7 @@ class DigitService:
             return ImageTooLarge(f"{file.name} has {file.declared_size} bytes", limit_bytes=limit)
         return None
 
-    async def _fetch_and_read(self, file: IncomingFile, platform: str) -> Reply:
+    async def _fetch_and_read(self, file: IncomingFile, platform: str, user: Hashable) -> Reply:
         """Downloads and reads one picture while holding room for its bytes, then lets go of them."""
         limit = self.recognizer.limits.max_bytes
         size = limit if file.declared_size is None else file.declared_size  # at most the limit: checked before
@@ -238,10 +305,10 @@ class DigitService:
                 self.metrics.count_error("Unexpected", platform)
                 return unexpected_error_reply()
             loop = asyncio.get_running_loop()
-            (reply,) = await loop.run_in_executor(self._pool, self.read_now, [picture], platform)
+            (reply,) = await loop.run_in_executor(self._pool, self.read_now, [picture], platform, user)
             return reply
 
-    def _reply(self, picture: Picture, result: Prediction | DigitBotError, platform: str) -> Reply:
+    def _reply(self, picture: Picture, result: Prediction | DigitBotError, platform: str, user: Hashable) -> Reply:
         if isinstance(result, DigitBotError):
             return self._refusal_reply(result, platform, picture.name)
         self.live.record(result.timings.total_ms)
@@ -253,7 +320,23 @@ class DigitService:
             result.confidence * 100,
             result.timings.total_ms,
         )
-        return prediction_reply(result, picture.name)
+        answer_id = self.feedback.run(lambda store: self._store_answer(store, result, platform, user))
+        return replace(prediction_reply(result, picture.name), answer_id=answer_id)
+
+    def _store_answer(self, store: FeedbackStore, prediction: Prediction, platform: str, user: Hashable) -> str:
+        answer = StoredAnswer(
+            platform=platform,
+            user_key=store.user_key(platform, user),
+            answer=prediction.number,
+            confidence=prediction.confidence,
+            model=self.model_version,
+            inputs=tuple(quantize(model_input) for model_input in prediction.model_inputs),
+        )
+        store.record_answer(answer, reading_ms=prediction.timings.total_ms)
+        return answer.id
+
+    async def _in_storage_thread(self, function: Callable[..., T], *arguments: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._storage_pool, function, *arguments)
 
     def _refusal_reply(self, error: DigitBotError, platform: str, name: str | None = None) -> Reply:
         kind = type(error).__name__
@@ -269,6 +352,13 @@ class DigitService:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._stopping.wait()
+
+
+def _model_version(model_path: Path) -> str:
+    try:
+        return model_version(model_path)
+    except OSError:  # a model given by a test, or moved away after loading
+        return "unknown"
 
 
 def _unread_files_note(files_sent: int) -> list[Reply]:

@@ -24,6 +24,7 @@ def shipped_model_dir() -> Path:
 
 
 DEFAULT_MODEL_PATH = shipped_model_dir() / "digits.tflite"
+DEFAULT_DATABASE_URL = "sqlite:///data/digit-bot.sqlite3"
 
 
 class SettingsError(Exception):
@@ -51,6 +52,7 @@ class Settings:
     shutdown_grace_seconds: float = 5.0
     metrics_port: int | None = None  # None: no /healthz or /metrics server
     metrics_host: str = "127.0.0.1"
+    database_url: str = DEFAULT_DATABASE_URL  # answers and verdicts; a relative SQLite path starts at the working dir
 
 
 def read_environment(dotenv_path: Path | None = None) -> Mapping[str, str]:
@@ -94,6 +96,7 @@ def read_core_settings(reader: SettingsReader) -> Settings:
         ),
         metrics_port=reader.value("METRICS_PORT", _port, None),
         metrics_host=reader.text("METRICS_HOST") or defaults.metrics_host,
+        database_url=reader.value("DATABASE_URL", _database_url, defaults.database_url),
     )
     if not settings.model_path.is_file() and "MODEL_PATH" not in reader.problem_names:
         reader.problems.append(
@@ -194,6 +197,20 @@ def _existing_model_path(raw: str) -> Path:
     if not path.is_file():
         raise ValueError(f"no model file at {path}")
     return path
+
+
+def _database_url(raw: str) -> str:
+    from sqlalchemy.exc import ArgumentError
+
+    from bot.feedback.store import sqlalchemy_url
+
+    try:
+        sqlalchemy_url(raw)
+    except ArgumentError:
+        raise ValueError(
+            "is not a database URL: sqlite:///PATH/TO/FILE or postgresql://USER:PASSWORD@HOST/DATABASE"
+        ) from None
+    return raw
 
 
 def _log_level(raw: str) -> str:

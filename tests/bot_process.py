@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from tests.conftest import temporary_database_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,7 +48,11 @@ class BotProcess:
 
 @asynccontextmanager
 async def bot_process(*arguments: str, environment: Mapping[str, str]) -> AsyncIterator[BotProcess]:
-    """`python -m bot *arguments` with `environment` over this process's; once the block ends, `log` is complete."""
+    """`python -m bot *arguments` with `environment` over this process's; once the block ends, `log` is complete.
+
+    Its answers go to a temporary SQLite file unless `environment` names a DATABASE_URL.
+    """
+    environment = {"DATABASE_URL": temporary_database_url(), **environment}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

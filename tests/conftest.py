@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,9 +60,23 @@ def model_path(shipped_model_path) -> Path:
 
 
 def core_settings(model_path: Path, **changes: object) -> Settings:
-    """The core's settings in the bot tests: pictures up to MAX_IMAGE_BYTES and no cooldown, unless `changes` say."""
-    defaults = {"max_image_bytes": MAX_IMAGE_BYTES, "user_cooldown_seconds": 0}
+    """The core's settings in the bot tests: pictures up to MAX_IMAGE_BYTES, no cooldown and a fresh SQLite file
+    in a temporary folder, unless `changes` say."""
+    defaults = {
+        "max_image_bytes": MAX_IMAGE_BYTES,
+        "user_cooldown_seconds": 0,
+        "database_url": temporary_database_url(),
+    }
     return Settings(model_path=model_path, **{**defaults, **changes})
+
+
+def temporary_database_url() -> str:
+    """A new SQLite file's URL, in a folder removed when the tests end: no test writes into the project."""
+    return f"sqlite:///{_TEMPORARY_DATABASES.name}/{next(_database_numbers)}.sqlite3"
+
+
+_TEMPORARY_DATABASES = tempfile.TemporaryDirectory(prefix="digit-bot-test-db-")
+_database_numbers = itertools.count()
 
 
 def make_service(model_path: Path, **settings_changes: object) -> DigitService:
@@ -69,6 +84,37 @@ def make_service(model_path: Path, **settings_changes: object) -> DigitService:
     from bot.service import DigitService
 
     return DigitService.from_settings(core_settings(model_path, **settings_changes))
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL server for the session, from the pgserver wheel (it ships PostgreSQL's binaries)."""
+    try:
+        import pgserver
+    except ImportError:
+        pytest.fail("pgserver is missing: pip install -e '.[dev]' (the storage tests run on a real PostgreSQL)")
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
+    yield server
+    server.cleanup()
+
+
+def new_postgres_database(server) -> str:
+    """A new, empty database on `server`; its postgresql:// URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"feedback_{next(_database_numbers)}"
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return make_url(server.get_uri()).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request) -> str:
+    """A new, empty database, once SQLite and once PostgreSQL: every storage test runs on both."""
+    if request.param == "sqlite":
+        return temporary_database_url()
+    return new_postgres_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,14 @@ from PIL import Image
 from bot.console import ConsoleChat
 from bot.service import DigitService
 from bot.settings import load_settings
+from tests.conftest import temporary_database_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_bot(*args: str, stdin: str = "", model_path=None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "DISCORD_TOKEN": "", "TELEGRAM_TOKEN": ""}  # set: a developer's .env cannot fill them
+    environment["DATABASE_URL"] = temporary_database_url()
     if model_path is not None:
         environment["MODEL_PATH"] = str(model_path)
     return subprocess.run(
@@ -131,6 +133,7 @@ def test_an_unreachable_discord_is_one_clear_line_and_exit_1(monkeypatch):
         closed_port = unused.getsockname()[1]
     monkeypatch.setenv("DISCORD_API_BASE", f"http://127.0.0.1:{closed_port}/api/v10")
     monkeypatch.setenv("DISCORD_TOKEN", "a-token")
+    monkeypatch.setenv("DATABASE_URL", temporary_database_url())
     result = subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
     assert result.returncode == 1
     assert "Could not reach Discord at http://127.0.0.1:" in result.stderr
@@ -153,7 +156,8 @@ def test_without_a_token_the_bot_starts_the_console_chat(digit_pictures):
 
 @pytest.fixture(scope="module")
 def service(shipped_model_path) -> DigitService:
-    return DigitService.from_settings(load_settings({"MODEL_PATH": str(shipped_model_path)}))
+    settings = load_settings({"MODEL_PATH": str(shipped_model_path), "DATABASE_URL": temporary_database_url()})
+    return DigitService.from_settings(settings)
 
 
 def test_the_console_reads_a_line_of_paths_as_posted_pictures(service, digit_pictures, not_pictures):

@@ -15,6 +15,8 @@ from PIL import Image
 from bot.console import MAX_LINE_CHARACTERS, ConsoleChat
 from bot.replies import Reply
 from bot.service import MAX_PICTURES_PER_REQUEST, DigitService
+from bot.settings import Settings
+from tests.conftest import temporary_database_url
 from tests.deadline import fails_instead_of_hanging
 
 DIDNT_GET_IT = "I didn't get that. Type !help to see what I can do."
@@ -23,7 +25,7 @@ needs_fifos = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on 
 
 @pytest.fixture(scope="module")
 def service(recognizer) -> DigitService:
-    service = DigitService(recognizer)
+    service = DigitService(recognizer, Settings(database_url=temporary_database_url()))
     yield service
     service.close()
 
@@ -223,3 +225,28 @@ def test_ctrl_c_ends_the_chat_quietly(service):
     assert status == 0
     assert output.endswith("> \n")
     assert output.count("!predict PATH...") == 2  # the greeting, then !help
+
+
+def test_right_correct_and_forget_rate_the_latest_reading(model_path, odd_files):
+    service = DigitService.from_settings(Settings(model_path=model_path, database_url=temporary_database_url()))
+    chat = ConsoleChat(service)
+    try:
+        assert "no answer of mine to rate" in only_reply(chat.answer("!right")).headline
+        help_text = only_reply(chat.answer("!help")).text
+        assert all(command in help_text for command in ("!right", "!correct 7", "!forget"))
+
+        reading = only_reply(chat.answer(odd_files["picture"]))
+        assert reading.answer_id is not None
+        assert only_reply(chat.answer("!right")).details[-1] == "✓ Marked right"
+        corrected = only_reply(chat.answer("!correct 1"))
+        assert corrected.details[-1] == "✎ Corrected to 1" and f"not {reading.answer}" in corrected.headline
+        assert "Most often corrected" in only_reply(chat.answer("!stats")).text
+        assert only_reply(chat.answer("!correct seven")).is_error
+        assert only_reply(chat.answer("!correct")).is_error
+
+        assert "deleted the 1 answer" in only_reply(chat.answer("!forget")).headline
+        assert "no answer of mine to rate" in only_reply(chat.answer("!right")).headline
+        assert "0 answers rated" not in only_reply(chat.answer("!stats")).text
+        assert "no answers rated yet" in only_reply(chat.answer("!stats")).text
+    finally:
+        service.close()

@@ -1,0 +1,1 @@
+"""Users' verdicts on answers, kept in SQLite or PostgreSQL: the store, the service's hold on it, and their words."""
