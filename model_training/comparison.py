@@ -92,5 +92,6 @@ def format_comparison(report: dict[str, object]) -> str:
     for name, accuracy in after["accuracy"].items():
         replaced = f"{before['accuracy'][name]:.2%}" if before else "-"
         lines.append(f"  {name:<20}{replaced:>10}{accuracy:>10.2%}")
-    lines.append(f"  before: {before['model'] if before else 'no model to replace'}; after: {after['model']}")
+    replaced = f"{before['model']} (sha256 {before['sha256'][:16]})" if before else "no model to replace"
+    lines.append(f"  before: {replaced}; after: {after['model']} (sha256 {after['sha256'][:16]})")
     return "\n".join(lines)

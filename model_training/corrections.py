@@ -84,22 +84,20 @@ def labelled_digits(
 def corrected_digits(corrections: Iterable[Correction], weight: int = DEFAULT_WEIGHT) -> CorrectedDigits:
     """The digits of every answer a user corrected, each labelled by the verdict's digit in its place.
 
-    A verdict of another length than the digits the bot found (it split or merged digits) says nothing about each
-    digit, so that answer is skipped; so is a verdict of "right" or of the answer itself, which corrects nothing.
+    A verdict of another length than the digits the bot read (it split or merged digits, or missed one) says nothing
+    about each digit, so that answer is skipped.
     """
     digits: list[tuple[np.ndarray, int]] = []
     answers = skipped = 0
     by_model: Counter[str] = Counter()
     for correction in corrections:
-        verdict = correction.verdict
-        if not verdict.isdigit() or verdict == correction.answer:
-            continue
-        if len(correction.inputs) != len(verdict):
+        labelled = correction.labelled_inputs
+        if not labelled:
             skipped += 1
             continue
         answers += 1
         by_model[correction.model] += 1
-        digits.extend(zip(correction.inputs, (int(character) for character in verdict), strict=True))
+        digits.extend(labelled)
     return labelled_digits(digits, weight, answers=answers, skipped=skipped, by_model=dict(by_model))
 
 
