@@ -498,6 +498,7 @@ class FakeDiscord(LoopbackServer):
             ("GET", f"{api}/gateway", self._get_gateway),
             ("GET", f"{api}/gateway/bot", self._get_gateway),
             ("POST", f"{api}/channels/{{channel_id}}/messages", self._create_channel_message),
+            ("GET", f"{api}/channels/{{channel_id}}/messages", self._get_channel_history),
             ("GET", f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self._get_message),
             ("PATCH", f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self._edit_channel_message),
             ("POST", f"{api}/channels/{{channel_id}}/typing", self._trigger_typing),
@@ -1276,6 +1277,27 @@ class FakeDiscord(LoopbackServer):
             return _error(404, 10008, "Unknown Message")
         return _json(message)
 
+    async def _get_channel_history(self, request: web.Request) -> web.Response:
+        """The channel's messages, newest first: `limit` (1-100) of them, before or after a message id."""
+        if not self._authorized(request):
+            return _error(401, 0, "401: Unauthorized")
+        channel_id = request.match_info["channel_id"]
+        if int(channel_id) not in (self.general_channel_id, self.digits_channel_id, *self._dm_channels):
+            return _error(404, 10003, "Unknown Channel")
+        limit = int(request.query.get("limit", 50))
+        if not 1 <= limit <= 100:
+            return _invalid_form_body("limit", "must be 1 to 100")
+        before, after = int(request.query.get("before", 1 << 63)), int(request.query.get("after", 0))
+        found = sorted(
+            (
+                message_id
+                for message_id, message in self._messages.items()
+                if message["channel_id"] == channel_id and not _is_ephemeral(message) and after < message_id < before
+            ),
+            reverse=True,
+        )
+        return _json([self._messages[message_id] for message_id in found[:limit]])
+
     async def _trigger_typing(self, request: web.Request) -> web.Response:
         self.typing_channels.append(int(request.match_info["channel_id"]))
         return web.Response(status=204)
@@ -1337,6 +1359,7 @@ class FakeDiscord(LoopbackServer):
         elif callback_type == Callback.DEFERRED_MESSAGE:
             flags = int(data.get("flags", 0)) | MESSAGE_FLAG_LOADING
             message = self._message_payload(channel_id, self.bot_user, "", flags=flags)
+            message["interaction_metadata"] = self._interaction_metadata(interaction_id)
         elif callback_type == Callback.DEFERRED_UPDATE:
             message = self._messages.get(int(source["id"]))
         elif callback_type == Callback.UPDATE_MESSAGE:
@@ -1504,6 +1527,8 @@ class FakeDiscord(LoopbackServer):
             flags=int(body.get("flags") or 0),
             components=body.get("components") or [],
         )
+        if interaction_id is not None:
+            message["interaction_metadata"] = self._interaction_metadata(interaction_id)
         self._note_sent(message, files, via=via, interaction_id=interaction_id)
         await self._changed_now()
         if not _is_ephemeral(message):  # an ephemeral message is only for its user, never in the channel's events
@@ -1537,6 +1562,16 @@ class FakeDiscord(LoopbackServer):
         if not _is_ephemeral(message):
             await self._dispatch("MESSAGE_UPDATE", message)
         return message
+
+    def _interaction_metadata(self, interaction_id: int) -> dict[str, Any]:
+        """What a message answering an interaction says of it: above all, whose it was."""
+        payload = next(entry["payload"] for entry in self._interactions.values() if entry["id"] == interaction_id)
+        return {
+            "id": str(interaction_id),
+            "type": payload["type"],
+            "user": payload["member"]["user"] if "member" in payload else payload["user"],
+            "authorizing_integration_owners": payload["authorizing_integration_owners"],
+        }
 
     def _note_sent(
         self, message: dict[str, Any], files: list[SentFile], *, via: str, interaction_id: int | None

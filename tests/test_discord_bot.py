@@ -274,12 +274,12 @@ async def test_slash_commands_sync_to_the_dev_guild_at_start_and_globally_only_o
     digit_bot, discord_fake
 ):
     assert [sync.guild_id for sync in discord_fake.command_syncs] == [discord_fake.guild_id]
-    assert set(discord_fake.command_syncs[0].names) == {"predict", "stats", "help", "Read digit"}
+    assert set(discord_fake.command_syncs[0].names) == {"predict", "stats", "help", "Read digit", "correct", "forget"}
 
     refused = await discord_fake.post_message("!sync", author=discord_fake.make_user("mallory"))
     assert "Only the bot's owner" in (await discord_fake.answer_to(refused)).text
     synced = await discord_fake.post_message("!sync", author=discord_fake.owner)
-    assert "Synced 4 commands" in (await discord_fake.answer_to(synced)).text
+    assert "Synced 6 commands" in (await discord_fake.answer_to(synced)).text
     assert [sync.guild_id for sync in discord_fake.command_syncs] == [discord_fake.guild_id, None]
 
 

@@ -517,3 +517,13 @@ async def test_editing_a_message_changes_what_the_patch_names_and_only_the_bots_
     assert (edited["content"], edited["embeds"], edited["components"]) == ("a", [{"title": "u"}], message["components"])
     assert discord_fake.sent[-1].via == "edit"
     assert (not_ours[0], not_ours[2]["code"]) == (403, 50005)
+
+
+async def test_channel_history_is_newest_first_and_as_long_as_asked(discord_fake, component_client):
+    channel = component_client.get_channel(discord_fake.general_channel_id)
+    for n in range(3):
+        await channel.send(f"message {n}")
+
+    history = [message.content async for message in channel.history(limit=2)]
+
+    assert history == ["message 2", "message 1"]

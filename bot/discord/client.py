@@ -24,7 +24,7 @@ from bot.service import DigitService
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.discord.cogs.digits", "bot.discord.cogs.admin")
+EXTENSIONS = ("bot.discord.cogs.digits", "bot.discord.cogs.feedback", "bot.discord.cogs.admin")
 
 # The bot never joins voice: discord.py's start-up warnings about missing voice libraries are noise.
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False

@@ -46,9 +46,9 @@ class Digits(commands.Cog):
         await interaction.response.defer(thinking=True)
         await self._read_and_answer(interaction, interaction.user, message.attachments, automatic=False)
 
-    @commands.hybrid_command(description="The model's test accuracy and what I've read so far")
+    @commands.hybrid_command(description="The model's test accuracy, what I've read and how right I was")
     async def stats(self, ctx: commands.Context[DigitBot]) -> None:
-        await send_replies(ctx, [self.service.stats()])
+        await send_replies(ctx, [await self.service.stats_async()])
 
     @commands.hybrid_command(name="help", description="What I do and how to ask")
     async def help(self, ctx: commands.Context[DigitBot]) -> None:
@@ -61,7 +61,11 @@ class Digits(commands.Cog):
             "— read the digit in each picture",
             "Right-click a message → Apps → **Read digit** — read the pictures on any message",
             "In a DM with me (and in channels set up for it), just post a picture",
-            f"`{prefix}stats` or `/stats` — the model's test accuracy and what I've read so far",
+            "Under each answer: **Right** or **Wrong** (then pick the right digit) — teach me; only the picture's "
+            "sender can rate it, again to change the verdict",
+            f"`{prefix}correct 7` in reply to my answer, or `/correct 7` — correct it with the digits it really shows",
+            f"`{prefix}forget` or `/forget` — delete every answer I kept from your pictures",
+            f"`{prefix}stats` or `/stats` — the model's test accuracy, what I've read, and how right I was in the wild",
             f"`{prefix}help` or `/help` — this message",
         ]
 
