@@ -3,6 +3,7 @@ status 1 for a database that is missing, corrupt or unreachable."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from bot.feedback.corrections import print_corrections
+from bot.feedback.corrections import add_corrections_command, print_corrections
 from bot.feedback.store import FeedbackStore
 from tests.feedback_answers import rated_answer
 
@@ -110,3 +111,31 @@ def test_a_corrupt_database_is_one_line(tmp_path):
     status, lines, errors = listed(f"sqlite:///{path}", as_json=True)
     assert (status, lines) == (1, [])
     assert errors.startswith("error: ") and "damaged or not a database" in errors and errors.count("\n") == 1
+
+
+class ClosedAfterOneLine(io.StringIO):
+    """A reader that stops after the first line, as `| head -1` does."""
+
+    def write(self, text: str) -> int:
+        if self.getvalue():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_reader_that_stops_early_is_no_failure(database_with_verdicts):
+    out, errors = ClosedAfterOneLine(), io.StringIO()
+    assert print_corrections(database_with_verdicts, out, as_json=True, errors=errors) == 0
+    assert len(out.getvalue().splitlines()) == 1 and errors.getvalue() == ""
+
+
+def test_the_command_takes_json_and_a_database():
+    parser = argparse.ArgumentParser()
+    add_corrections_command(parser.add_subparsers(dest="command"))
+    arguments = parser.parse_args(["corrections", "--json", "--database", "sqlite:///feedback.sqlite3"])
+    assert (arguments.command, arguments.json, arguments.database) == (
+        "corrections",
+        True,
+        "sqlite:///feedback.sqlite3",
+    )
+    arguments = parser.parse_args(["corrections"])
+    assert (arguments.json, arguments.database) == (False, None)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -62,10 +64,12 @@ def print_corrections(database_url: str, out: TextIO, *, as_json: bool, errors: 
                 out.write((json_line(correction) if as_json else plain_line(correction)) + "\n")
         finally:
             store.close()
+        out.flush()
     except StorageError as error:
         print(f"error: {error}", file=errors)
         return EXIT_FAILED
-    out.flush()
+    except BrokenPipeError:  # the reader had enough (`| head`): not a failure
+        _discard_the_rest(out)
     return EXIT_OK
 
 
@@ -87,6 +91,12 @@ def plain_line(correction: Correction) -> str:
         f"{_utc(correction.time):%Y-%m-%d %H:%M:%S} UTC  {correction.platform}: answered {correction.answer} "
         f"({correction.confidence:.0%} sure), corrected to {correction.verdict}  (model {correction.model[:12]})"
     )
+
+
+def _discard_the_rest(out: TextIO) -> None:
+    """Points `out`'s file at /dev/null, so Python's last flush at exit finds no closed pipe to complain about."""
+    with contextlib.suppress(OSError, ValueError):  # not a file (a StringIO): no last flush to quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
 def _utc(time: datetime.datetime) -> datetime.datetime:
