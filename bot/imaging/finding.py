@@ -134,11 +134,24 @@ class _Components:
     def best_score(self) -> float:
         return float(self.score.max()) if self.score.size else 0.0
 
+    @property
+    def best_mark(self) -> tuple[bool, float]:
+        """Whether the most digit-like mark is other than clutter, and its score: clutter, however heavy (a strip
+        of desk, a blank canvas), ranks below any mark that is not."""
+        plain = self.score[~self.is_clutter & (self.score > 0)]
+        if plain.size:
+            return True, float(plain.max())
+        return False, float(self.score.max()) if self.score.size else 0.0
+
     def digit(self) -> np.ndarray | None:
         """Labels of the components that make the digit: the most digit-like one and its close neighbours."""
         if self.best_score <= 0:
             return None
-        best = int(np.argmax(self.score * np.where(self.flat, 0.05, 1.0)))
+        has_plain_mark = self.best_mark[0]
+        rank = self.score * np.where(self.flat, 0.05, 1.0)
+        if has_plain_mark:
+            rank = np.where(self.is_clutter, 0.0, rank)
+        best = int(np.argmax(rank))
         chosen = np.zeros(self.area.size, dtype=bool)
         chosen[best] = True
         # Pieces of one digit (a 5's detached bar, a broken 4) are big and close; a speck beside it is small.

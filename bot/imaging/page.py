@@ -25,15 +25,15 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
     inverted. A digital drawing's page is one flat tone, the median. On a photo, a closing (max then min) wider
     than a stroke erases dark writing, an opening light writing.
     """
-    half = _shrink(search, SEARCH_SIDE // 2)
     sample = pixels[::3, ::3]
     page = _quantiles(sample, 0.5)[0]
     if np.mean(np.abs(sample - page) <= FLAT_TOLERANCE) >= 0.5:
-        ink_is_dark = _ink_is_dark(half, page)
+        ink_is_dark = _ink_is_dark(_shrink(search, SEARCH_SIDE // 2), page)
         return Image.new("F", (1, 1), page if ink_is_dark else 255.0 - page), ink_is_dark
     # Around any mark the page is the majority, so on a photo a local median is the page whatever the ink's tone.
+    # It is compared at full search size: a small digit written with a fine pen fades into the page's light on less.
     local_page = _shrink(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(POLARITY_KERNEL))
-    ink_is_dark = _ink_is_dark(half, np.asarray(local_page.resize(half.size, Image.Resampling.BILINEAR)))
+    ink_is_dark = _ink_is_dark(search, np.asarray(local_page.resize(search.size, Image.Resampling.BILINEAR)))
     small = np.asarray(_shrink(Image.fromarray(pixels, "F"), BACKGROUND_SIDE), dtype=np.float32)
     if not ink_is_dark:
         small = 255.0 - small
@@ -51,7 +51,7 @@ def _ink_is_dark(image: Image.Image, page: np.ndarray | float) -> bool:
     threshold = INK_THRESHOLD * max(dark_strength, light_strength)
     dark_marks = _Components(_runs(darker > threshold), np.maximum(darker, 0.0))
     light_marks = _Components(_runs(-darker > threshold), np.maximum(-darker, 0.0))
-    return dark_marks.best_score >= light_marks.best_score
+    return dark_marks.best_mark >= light_marks.best_mark
 
 
 def _paper_levels(

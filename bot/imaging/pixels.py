@@ -42,5 +42,10 @@ def _quantiles(values: np.ndarray, *fractions: float) -> list[float]:
 def _strongest(values: np.ndarray) -> float:
     """A high value that a few noisy pixels cannot fake, yet a small digit still reaches."""
     count = max(8, values.size // 5000)
-    positive = values[values > 0]  # np.partition is slow on the many equal zeros of a clean page
-    return float(np.partition(positive, -count)[-count]) if positive.size >= count else 0.0
+    highest = float(values.max()) if values.size else 0.0
+    # Only the highest values are sorted: if enough reach half the highest, the answer is among them.
+    for floor in (0.5 * highest, 0.0):
+        candidates = values[values > floor]
+        if candidates.size >= count:
+            return float(np.partition(candidates, -count)[-count])
+    return 0.0
