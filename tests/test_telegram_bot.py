@@ -161,8 +161,8 @@ async def test_start_and_help_introduce_the_bot_and_list_the_commands_of_its_men
 
     assert answer.text.startswith("I read the handwritten digit in a picture")
     menu = [entry["command"] for entry in telegram_fake.commands]
-    assert menu == ["start", "help", "predict", "stats"], "setMyCommands at start-up"
-    for name in ("/predict", "/stats", "/help"):
+    assert menu == ["start", "help", "predict", "correct", "forget", "stats"], "setMyCommands at start-up"
+    for name in ("/predict", "/correct", "/forget", "/stats", "/help"):
         assert name in answer.text
 
 

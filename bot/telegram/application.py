@@ -19,6 +19,7 @@ from bot.telegram.digits import MENU, Digits
 from bot.telegram.files import TelegramDownloads
 from bot.telegram.rendering import send_replies
 from bot.telegram.settings import TelegramSettings
+from bot.telegram.verdicts import Verdicts
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class TelegramFrontEnd:
         self.settings = settings
         self.application = build_application(settings)
         self.downloads = TelegramDownloads(self.application.bot, service.recognizer.limits)
+        Verdicts(service).add_to(self.application)  # first: /correct must not pass for an unknown command
         Digits(settings, service, self.downloads).add_to(self.application)
         self.application.add_error_handler(answer_error)
         self._close_requested = asyncio.Event()
@@ -139,7 +141,9 @@ class TelegramFrontEnd:
             await application.start()
             assert application.updater is not None, "ApplicationBuilder makes an Updater unless told not to"
             await application.updater.start_polling(
-                timeout=LONG_POLL_SECONDS, allowed_updates=[Update.MESSAGE], error_callback=log_polling_error
+                timeout=LONG_POLL_SECONDS,
+                allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                error_callback=log_polling_error,
             )
         except InvalidToken:
             raise StartupFailed(

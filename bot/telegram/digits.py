@@ -21,12 +21,18 @@ MENU = (
     BotCommand("start", "What I do"),
     BotCommand("help", "What I do and how to ask"),
     BotCommand("predict", "Read the digit in a photo: as its caption, or in reply to it"),
-    BotCommand("stats", "The model's test accuracy and what I've read so far"),
+    BotCommand("correct", "In reply to my answer: the digits the picture really shows, e.g. /correct 7"),
+    BotCommand("forget", "Delete every answer I kept from your pictures"),
+    BotCommand("stats", "The model's test accuracy, what I've read and how right I was"),
 )
 COMMAND_LINES = (
     "Send me a photo of a digit, or a picture as a file: I answer each one, albums too.",
     "/predict as a photo's caption, or in reply to a message with a picture: read it (that's how to ask in groups)",
-    "/stats: the model's test accuracy and what I've read so far",
+    "✓ Right or ✗ Wrong under my answer (then the right digit): teach me. Only the picture's sender can rate it, "
+    "again to change the verdict.",
+    "/correct 7 in reply to my answer: correct it with the digits the picture really shows (2024 for a number)",
+    "/forget: delete every answer I kept from your pictures",
+    "/stats: the model's test accuracy, what I've read, and how right I was in the wild",
     "/help: this message",
 )
 
@@ -78,7 +84,7 @@ class Digits:
         await send_replies([_message(update)], [self.service.help(COMMAND_LINES)])
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await send_replies([_message(update)], [self.service.stats()])
+        await send_replies([_message(update)], [await self.service.stats_async()])
 
     async def predict_replied_to(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/predict` as a text: reads the picture of the message it replies to."""

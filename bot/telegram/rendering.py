@@ -1,14 +1,21 @@
-"""How a Reply looks on Telegram: a reply to the user's message, with the picture and the answer as its caption."""
+"""How a Reply looks on Telegram: a reply to the user's message, with the picture and the answer as its caption, and
+under a kept answer, the keyboard to rate it.
+
+Its buttons' callback_data (at most 64 bytes) name the answer: r:<id> right, w:<id> wrong (one digit: show the ten),
+n:<id> wrong (a number: ask for /correct), c:<id>:<digit> the digit picked, b:<id> back to Right and Wrong.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from telegram import Message, MessageEntity
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity
 
 from bot.replies import Reply
 
 CAPTION_LIMIT, TEXT_LIMIT = 1024, 4096  # what Telegram accepts, counted in UTF-16 code units
+CALLBACK = re.compile(r"(?P<kind>[rwnbc]):(?P<answer_id>[0-9a-f]{1,40})(?::(?P<digit>\d))?")
 
 
 async def send_replies(messages: Sequence[Message], replies: Sequence[Reply]) -> None:
@@ -23,6 +30,9 @@ async def send_replies(messages: Sequence[Message], replies: Sequence[Reply]) ->
 async def send_reply(message: Message, reply: Reply) -> None:
     # A private chat's answer is a reply too (python-telegram-bot quotes only in groups by default), and it is
     # still sent when the user deleted their message meanwhile.
+    keyboard = None
+    if reply.answer_id and reply.answer:
+        keyboard = verdict_keyboard(reply.answer_id, "w" if len(reply.answer) == 1 else "n")
     if reply.picture_png is not None:
         caption, entities = formatted(reply, CAPTION_LIMIT)
         await message.reply_photo(
@@ -32,16 +42,32 @@ async def send_reply(message: Message, reply: Reply) -> None:
             caption_entities=entities,
             do_quote=True,
             allow_sending_without_reply=True,
+            reply_markup=keyboard,
         )
     else:
         text, entities = formatted(reply, TEXT_LIMIT)
-        await message.reply_text(text, entities=entities, do_quote=True, allow_sending_without_reply=True)
+        await message.reply_text(
+            text, entities=entities, do_quote=True, allow_sending_without_reply=True, reply_markup=keyboard
+        )
+
+
+def verdict_keyboard(answer_id: str, wrong_kind: str) -> InlineKeyboardMarkup:
+    """Right and Wrong; Wrong (`wrong_kind` "n") on a number asks for /correct: no keyboard holds every number."""
+    right = InlineKeyboardButton("✓ Right", callback_data=f"r:{answer_id}")
+    return InlineKeyboardMarkup([[right, InlineKeyboardButton("✗ Wrong", callback_data=f"{wrong_kind}:{answer_id}")]])
+
+
+def digits_keyboard(answer_id: str) -> InlineKeyboardMarkup:
+    """The ten digits to pick the right one from, and the way back."""
+    digits = [InlineKeyboardButton(str(digit), callback_data=f"c:{answer_id}:{digit}") for digit in range(10)]
+    back = InlineKeyboardButton("↩ Back", callback_data=f"b:{answer_id}")
+    return InlineKeyboardMarkup([digits[:5], digits[5:], [back]])
 
 
 def formatted(reply: Reply, limit: int) -> tuple[str, list[MessageEntity]]:
     """Plain text with the headline in bold, within `limit`: entities need no escaping, unlike HTML or Markdown."""
     text = _within(reply.text, limit)
-    bold = min(_utf16_length(reply.headline), _utf16_length(text))
+    bold = min(utf16_length(reply.headline), utf16_length(text))
     return text, [MessageEntity(MessageEntity.BOLD, 0, bold)] if bold else []
 
 
@@ -53,5 +79,5 @@ def _within(text: str, limit: int) -> str:
     return units[: 2 * (limit - 1)].decode("utf-16-le", errors="ignore") + "…"
 
 
-def _utf16_length(text: str) -> int:
+def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
