@@ -259,3 +259,14 @@ async def test_wrong_on_a_number_asks_for_the_whole_number_in_a_modal(digit_bot,
 
     assert "it shows 2024, not 2021" in (await ephemeral_answer(discord_fake, submit)).content
     assert footers(await marked_answer(discord_fake, answer)) == ["✎ Corrected to 2024"]
+
+
+async def test_in_a_dm_the_picked_digit_corrects_the_answer_too(digit_bot, discord_fake, picture):
+    ada = discord_fake.make_user("ada")
+    answer = await discord_fake.answer_to(await discord_fake.post_message(dm=True, author=ada, uploads=[picture(7)]))
+    (wrong,) = verdict_ids(answer, "wrong")
+
+    offer = await ephemeral_answer(discord_fake, await discord_fake.click(answer, wrong, user=ada))
+    await discord_fake.choose(offer, offer.custom_ids[0], ["1"], user=ada)
+
+    assert footers(await marked_answer(discord_fake, answer)) == ["✎ Corrected to 1"]

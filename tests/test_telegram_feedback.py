@@ -151,7 +151,9 @@ async def test_only_the_sender_rates_and_rating_again_replaces_the_verdict(
 
     refused = await press(telegram_fake, answer, "r", bea)
     assert "Only the person who sent the picture" in refused.text and refused.show_alert
-    assert not telegram_fake.edits, "the answer is unmarked"
+    not_for_her = await press(telegram_fake, answer, "w", bea)
+    assert "Only the person who sent the picture" in not_for_her.text
+    assert not telegram_fake.edits, "the answer is unmarked, its keyboard unchanged"
 
     await press(telegram_fake, answer, "r", ada)
     await press(telegram_fake, answer, "w", ada)

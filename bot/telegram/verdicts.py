@@ -10,6 +10,7 @@ from telegram import InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from bot.feedback.words import not_yours_reply
 from bot.replies import Reply
 from bot.service import DigitService
 from bot.telegram.rendering import (
@@ -91,7 +92,10 @@ class Verdicts:
         words, alert = "", False
         try:
             message = query.message if isinstance(query.message, Message) else None
-            if kind == "w":
+            if kind in "wb" and not _may_rate(message, query.from_user.id):
+                # The keyboard is everyone's to see: only the picture's sender may turn it into the digits.
+                words, alert = callback_words(not_yours_reply()), True
+            elif kind == "w":
                 await self._edit(message, keyboard=digits_keyboard(answer_id))
                 words = "Which digit is it? Pick it below."
             elif kind == "b":
@@ -157,6 +161,13 @@ class Verdicts:
                 log.warning("Could not mark an answer on Telegram: %s", error.message)
         except TelegramError as error:
             log.warning("Could not mark an answer on Telegram: %s", error.message)
+
+
+def _may_rate(answer: Message | None, user_id: int) -> bool:
+    """Whether `user_id` sent the picture `answer` replies to (unknown, e.g. their message deleted: yes; the core
+    decides on the verdict itself)."""
+    picture = answer.reply_to_message if answer is not None else None
+    return picture is None or picture.from_user is None or picture.from_user.id == user_id
 
 
 def how_to_correct_reply() -> Reply:
