@@ -1,12 +1,12 @@
 """Verdicts on Discord end to end: the real discord.py client, our cogs, the model and a SQLite feedback database,
 against a fake Discord; users press Right and Wrong, pick digits, fill in a modal, and reply !correct."""
 
+# Fixtures imported from other test modules are asked for by name, which ruff takes for redefinitions.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 
 import discord
 import pytest
@@ -14,29 +14,9 @@ import pytest
 from bot.discord.verdicts import verdict_buttons
 from bot.feedback.store import StoredAnswer
 from bot.replies import Reply
-from bot.service import DigitService
 from fakes.discord_server import Callback, FakeDiscord, SentMessage, Upload
-from tests.conftest import make_service, temporary_database_url
-from tests.test_discord_bot import running_bot, settings_for
-
-
-@pytest.fixture
-async def discord_fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(heartbeat_interval_ms=100) as fake:
-        yield fake
-        assert not fake.unknown_requests, f"the bot called routes the fake does not serve: {fake.unknown_requests}"
-
-
-@pytest.fixture
-def database_url() -> str:
-    return temporary_database_url()
-
-
-@pytest.fixture
-def service(model_path, database_url) -> Iterator[DigitService]:
-    service = make_service(model_path, database_url=database_url)
-    yield service
-    service.close()
+from tests.chat_feedback import core_on, database_url, locked, service  # noqa: F401
+from tests.test_discord_bot import discord_fake, running_bot, settings_for  # noqa: F401
 
 
 @pytest.fixture
@@ -162,20 +142,14 @@ async def test_buttons_of_an_answer_sent_before_a_restart_work_after_it(
 ):
     ada = discord_fake.make_user("ada")
     settings = settings_for(discord_fake)
-    first = make_service(model_path, database_url=database_url)
-    try:
+    with core_on(model_path, database_url) as first:
         async with running_bot(settings, first, discord_fake):
             answer = await answer_to_pictures(discord_fake, ada, picture(2))
-    finally:
-        first.close()
-    second = make_service(model_path, database_url=database_url)  # a new process's core, on the same database
-    try:
+    with core_on(model_path, database_url) as second:  # a new process's core, on the same database
         async with running_bot(settings, second, discord_fake):
             click = await discord_fake.click(answer, verdict_ids(answer, "right")[0], user=ada)
             assert "Noted: I read it right" in (await ephemeral_answer(discord_fake, click)).content
             assert footers(await marked_answer(discord_fake, answer)) == ["✓ Marked right"]
-    finally:
-        second.close()
 
 
 async def test_correct_in_reply_to_an_answer_and_slash_correct_on_the_latest(digit_bot, discord_fake, picture):
@@ -211,18 +185,6 @@ async def test_forget_deletes_the_users_answers_so_their_buttons_no_longer_rate(
     slash = await discord_fake.slash_command("forget", user=ada)
     again = await discord_fake.answer_to(slash)
     assert again.ephemeral and "nothing of yours" in again.text
-
-
-@contextmanager
-def locked(database_url: str) -> Iterator[None]:
-    """Another process holding the SQLite file's write lock, as a stuck writer would."""
-    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 async def test_with_the_database_locked_the_verdict_is_not_saved_and_pictures_are_still_answered(

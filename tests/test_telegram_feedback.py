@@ -1,57 +1,26 @@
 """Verdicts on Telegram end to end: the real python-telegram-bot client, our handlers, the model and a SQLite
 feedback database, against a fake Bot API; users press the inline keyboard under answers and reply /correct."""
 
+# Fixtures imported from other test modules are asked for by name, which ruff takes for redefinitions.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from bot.feedback.store import StoredAnswer
-from bot.service import DigitService
 from bot.telegram.application import TelegramFrontEnd
 from bot.telegram.rendering import verdict_keyboard
-from bot.telegram.settings import TelegramSettings
 from fakes.telegram_server import FakeTelegram, Photo, SentMessage
-from tests.conftest import blank_page_png, make_service, temporary_database_url
-from tests.test_telegram_bot import running_bot
+from tests.chat_feedback import core_on, database_url, locked, service  # noqa: F401
+from tests.conftest import blank_page_png
+from tests.test_telegram_bot import auto_group, running_bot, settings, telegram_fake  # noqa: F401
 
 # python-telegram-bot 22 warns about its own use of RetryAfter.retry_after when a 429 comes.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
-
-@pytest.fixture
-async def telegram_fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-        assert not fake.unknown_requests, f"the bot called methods the fake does not serve: {fake.unknown_requests}"
-
-
-@pytest.fixture
-def database_url() -> str:
-    return temporary_database_url()
-
-
-@pytest.fixture
-def service(model_path, database_url) -> Iterator[DigitService]:
-    service = make_service(model_path, database_url=database_url)
-    yield service
-    service.close()
-
-
-@pytest.fixture
-def group(telegram_fake) -> dict:
-    return telegram_fake.make_group("digits", privacy_mode=False)
-
-
-@pytest.fixture
-def settings(telegram_fake, group) -> TelegramSettings:
-    return TelegramSettings(
-        token=telegram_fake.token, api_base=telegram_fake.api_base, auto_predict_chats=frozenset({group["id"]})
-    )
 
 
 @pytest.fixture
@@ -144,10 +113,10 @@ async def test_back_returns_to_right_and_wrong(telegram_bot, telegram_fake, phot
 
 
 async def test_only_the_sender_rates_and_rating_again_replaces_the_verdict(
-    telegram_bot, telegram_fake, photo, group, service
+    telegram_bot, telegram_fake, photo, auto_group, service
 ):
     ada, bea = telegram_fake.make_user("ada"), telegram_fake.make_user("bea")
-    answer = await answer_to_photo(telegram_fake, ada, photo(4), chat=group)
+    answer = await answer_to_photo(telegram_fake, ada, photo(4), chat=auto_group)
 
     refused = await press(telegram_fake, answer, "r", bea)
     assert "Only the person who sent the picture" in refused.text and refused.show_alert
@@ -179,19 +148,13 @@ async def test_the_keyboard_of_an_answer_sent_before_a_restart_works_after_it(
     settings, telegram_fake, photo, model_path, database_url
 ):
     ada = telegram_fake.make_user("ada")
-    first = make_service(model_path, database_url=database_url)
-    try:
+    with core_on(model_path, database_url) as first:
         async with running_bot(settings, first, telegram_fake):
             answer = await answer_to_photo(telegram_fake, ada, photo(5))
-    finally:
-        first.close()
-    second = make_service(model_path, database_url=database_url)  # a new process's core, on the same database
-    try:
+    with core_on(model_path, database_url) as second:  # a new process's core, on the same database
         async with running_bot(settings, second, telegram_fake):
             assert "Noted: I read it right" in (await press(telegram_fake, answer, "r", ada)).text
             assert italics(await edited(telegram_fake, answer)) == ["✓ Marked right"]
-    finally:
-        second.close()
 
 
 async def test_correct_in_reply_to_an_answer(telegram_bot, telegram_fake, photo):
@@ -236,18 +199,6 @@ async def test_wrong_on_a_number_asks_for_correct_with_the_whole_number(telegram
     assert "it shows 2024, not 2021" in (await telegram_fake.answer_to(request)).text
     marked = await edited(telegram_fake, answer)
     assert italics(marked) == ["✎ Corrected to 2024"] and marked.callback_data == answer.callback_data
-
-
-@contextmanager
-def locked(database_url: str) -> Iterator[None]:
-    """Another process holding the SQLite file's write lock, as a stuck writer would."""
-    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 async def test_with_the_database_locked_the_verdict_is_not_saved_and_photos_are_still_answered(
