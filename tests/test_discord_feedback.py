@@ -232,3 +232,19 @@ async def test_in_a_dm_the_picked_digit_corrects_the_answer_too(digit_bot, disco
     await discord_fake.choose(offer, offer.custom_ids[0], ["1"], user=ada)
 
     assert footers(await marked_answer(discord_fake, answer)) == ["✎ Corrected to 1"]
+
+
+async def test_an_answer_to_slash_predict_is_rated_like_any_other(digit_bot, discord_fake, picture):
+    ada = discord_fake.make_user("ada")
+    answer = await discord_fake.answer_to(
+        await discord_fake.slash_command("predict", user=ada, options={"image": picture(7)})
+    )
+    assert answer.via == "followup"
+
+    offer = await ephemeral_answer(
+        discord_fake, await discord_fake.click(answer, verdict_ids(answer, "wrong")[0], user=ada)
+    )
+    await discord_fake.choose(offer, offer.custom_ids[0], ["1"], user=ada)
+    assert footers(await marked_answer(discord_fake, answer)) == ["✎ Corrected to 1"]
+    await discord_fake.click(answer, verdict_ids(answer, "right")[0], user=ada)
+    assert footers(await marked_answer(discord_fake, answer, 2)) == ["✓ Marked right"]
