@@ -308,7 +308,7 @@ class FeedbackStore:
 
     def _count_reading(self, connection: Connection, platform: str, milliseconds: float) -> None:
         self._add(connection, pictures_read, {"platform": platform}, "pictures", 1)
-        self._add(connection, reading_times, {"bucket": _bucket(milliseconds)}, "pictures", 1)
+        self._add(connection, reading_times, {"bucket": reading_time_bucket(milliseconds)}, "pictures", 1)
 
     def _tally(self, connection: Connection, answer: str, verdict: str, change: int) -> None:
         self._add(connection, verdict_tally, {"answer": answer, "verdict": verdict}, "answers", change)
@@ -377,7 +377,8 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _bucket(milliseconds: float) -> int:
+def reading_time_bucket(milliseconds: float) -> int:
+    """The histogram bucket of a reading time: bucket n starts at FASTEST_BUCKET_MS × BUCKET_GROWTH**n."""
     if milliseconds <= FASTEST_BUCKET_MS:
         return 0
     return int(math.log(milliseconds / FASTEST_BUCKET_MS) / math.log(BUCKET_GROWTH))
