@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import numpy as np
 import psycopg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.engine import make_url
 
 from bot.errors import CorruptDatabase, StorageUnavailable
@@ -268,3 +268,18 @@ def test_an_answer_row_keeps_what_the_issue_asks_and_no_picture(store):
     }
     assert len(row["inputs"]) == 2 * 784 and row["verdict"] is None
     assert row["created_at"] <= datetime.now(UTC).replace(tzinfo=None)
+
+
+def test_a_full_sqlite_database_is_unavailable_not_a_crash(tmp_path):
+    store = FeedbackStore.open(f"sqlite:///{tmp_path / 'feedback.sqlite3'}")
+    store._engine.dispose()
+    with store._engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+    event.listen(store._engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages}"))
+    store._engine.dispose()
+    try:
+        with pytest.raises(StorageUnavailable, match="full"):
+            for n in range(50):
+                store.record_answer(stored(store, "ann", seed=n))
+    finally:
+        store.close()
