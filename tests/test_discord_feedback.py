@@ -70,6 +70,10 @@ async def test_right_marks_the_answer_and_tells_only_its_sender(digit_bot, disco
     marked = await marked_answer(discord_fake, answer)
     assert footers(marked) == ["✓ Marked right"]
     assert marked.embeds[0]["title"] == answer.embeds[0]["title"], "the answer itself stays"
+    assert marked.embeds[0]["image"] == answer.embeds[0]["image"], "and so does the picture the model saw"
+    assert [a["filename"] for a in (await discord_fake.message_now(answer))["attachments"]] == [
+        file.filename for file in answer.files
+    ]
     assert marked.custom_ids == answer.custom_ids, "its buttons stay, to change the verdict"
     assert "1 answer rated, 100.0% right" in (await service.stats_async()).text
 
