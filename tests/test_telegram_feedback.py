@@ -167,6 +167,8 @@ async def test_correct_in_reply_to_an_answer(telegram_bot, telegram_fake, photo)
     assert italics(await edited(telegram_fake, answer)) == ["✎ Corrected to 1"]
     lost = await telegram_fake.post_message("/correct 1", user=ada)
     assert "Reply to my answer with /correct" in (await telegram_fake.answer_to(lost)).text
+    bare = await telegram_fake.post_message("/correct", user=ada, reply_to={"message_id": answer.message_id})
+    assert "the digits the picture really shows" in (await telegram_fake.answer_to(bare)).text
 
 
 async def test_forget_deletes_the_users_answers_so_their_keyboard_no_longer_rates(telegram_bot, telegram_fake, photo):

@@ -126,7 +126,7 @@ class Verdicts:
         )
         found = answer_id_on(replied) if from_bot else None
         verdict = " ".join(context.args or ())
-        if found is None or not verdict:
+        if found is None:
             await send_replies([message], [how_to_correct_reply()])
             return
         answer_id, wrong_kind = found
