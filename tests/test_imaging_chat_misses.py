@@ -1,6 +1,7 @@
 """bot.imaging on the chat pictures it used to frame wrong: a strip of desk along two edges heavier than a thin digit,
-a drawing app's white canvas on a grey window, small digits in a fine pen under uneven light. Each kind is drawn
-here or rendered by model_training.chat_pictures, never taken from the real photos."""
+a drawing app's white canvas on a grey window, small digits in a fine pen under uneven light, a bold digit on a
+sticky note lighter than the desk. Each kind is drawn here or rendered by model_training.chat_pictures, never taken
+from the real photos."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor
 from bot.imaging.finding import SEARCH_SIDE
@@ -25,9 +26,12 @@ def first_of(mnist_test_split, label: int) -> np.ndarray:
     return images[int(np.flatnonzero(labels == label)[0])]
 
 
-def ink_coverage(digit: np.ndarray, height: int) -> np.ndarray:
-    """The MNIST digit as ink coverage in [0, 1], `height` pixels tall."""
-    coverage = np.asarray(Image.fromarray(digit).resize((height, height), Image.Resampling.BICUBIC), np.float32) / 255
+def ink_coverage(digit: np.ndarray, height: int, bolder: int = 0) -> np.ndarray:
+    """The MNIST digit as ink coverage in [0, 1], `height` pixels tall, `bolder` pixels bolder all round."""
+    image = Image.fromarray(digit).resize((height, height), Image.Resampling.BICUBIC)
+    if bolder:
+        image = image.filter(ImageFilter.MaxFilter(2 * bolder + 1))
+    coverage = np.asarray(image, np.float32) / 255
     return np.clip((coverage - 0.3) / 0.35, 0.0, 1.0)
 
 
@@ -82,6 +86,20 @@ def test_a_thin_digit_on_a_drawing_apps_canvas_is_dark_ink(window, recognizer, m
     assert read_digit(recognizer, picture) == 1
 
 
+@pytest.mark.parametrize(("label", "corner"), [(3, (0.05, 0.3)), (2, (0.3, 0.3)), (9, (0.25, 0.05))])
+def test_a_bold_digit_on_a_sticky_note_is_dark_ink(label, corner, recognizer, mnist_test_split):
+    """Beside a desk darker than the note, the note's edges stray lighter from a coarse page almost as far as a
+    marker's strokes stray darker: they are the page changing, not ink."""
+    page = np.full((1080, 1080), 120.0, dtype=np.float32)
+    page *= np.linspace(1.0, 0.8, 1080)[:, np.newaxis]
+    page[200:900, 180:880] = 215.0 * np.linspace(1.0, 0.85, 700)[:, np.newaxis]
+    top, left = (200 + round(700 * corner[0]), 180 + round(700 * corner[1]))
+    paint(page, ink_coverage(first_of(mnist_test_split, label), 450, bolder=4), 30.0, top, left)
+    picture = jpeg(page)
+    assert ink_is_dark(picture)
+    assert read_digit(recognizer, picture) == label
+
+
 def test_small_digits_in_a_fine_pen_under_uneven_light_are_dark_ink(mnist_test_split):
     """Under uneven light the page strays from its median as far as a small digit's fine strokes do, unless the
     strokes are looked at closely enough."""
@@ -92,7 +110,10 @@ def test_small_digits_in_a_fine_pen_under_uneven_light_are_dark_ink(mnist_test_s
     assert [index for index, picture in enumerate(pictures) if not ink_is_dark(picture)] == []
 
 
-@pytest.mark.parametrize("style", ["paper_photo", "notebook", "exif_rotated", "big_photo", *LIGHT_INK_STYLES])
+@pytest.mark.parametrize(
+    "style",
+    ["paper_photo", "notebook", "exif_rotated", "big_photo", "sticky_note", "canvas_screenshot", *LIGHT_INK_STYLES],
+)
 def test_the_ink_tone_of_each_style(style, mnist_test_split):
     images, _ = mnist_test_split
     pictures = [
@@ -103,12 +124,16 @@ def test_the_ink_tone_of_each_style(style, mnist_test_split):
     assert tones == [style not in LIGHT_INK_STYLES] * RENDERS_PER_STYLE
 
 
-def test_small_digits_that_framing_lost_read_right(recognizer, mnist_test_split):
-    """Small off-centre renders of the benchmark (seed 0) whose ink was taken for page: each now reads as its digit."""
+@pytest.mark.parametrize(
+    ("style", "indices"),
+    [
+        ("small_offcentre", [21, 633, 885, 1401, 1437, 1977, 2013, 2049, 2121]),
+        ("sticky_note", [200, 632, 752, 1016, 1532]),
+    ],
+)
+def test_renders_whose_ink_was_taken_for_page_read_right(style, indices, recognizer, mnist_test_split):
+    """Renders of the accuracy benchmark (seed 0) that framing lost, the ink taken for page: now read as their digit."""
     images, labels = mnist_test_split
-    indices = [21, 633, 885, 1401, 1437, 1977, 2013, 2049, 2121]
-    pictures = [
-        render_chat_picture(images[index], "small_offcentre", np.random.default_rng([0, index])) for index in indices
-    ]
+    pictures = [render_chat_picture(images[index], style, np.random.default_rng([0, index])) for index in indices]
     read = [read_digit(recognizer, picture) for picture in pictures]
     assert sum(digit == labels[index] for digit, index in zip(read, indices, strict=True)) >= len(indices) - 1, read

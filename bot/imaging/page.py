@@ -33,7 +33,15 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
     # Around any mark the page is the majority, so on a photo a local median is the page whatever the ink's tone.
     # It is compared at full search size: a small digit written with a fine pen fades into the page's light on less.
     local_page = _shrink(search, POLARITY_SIDE).filter(ImageFilter.MedianFilter(POLARITY_KERNEL))
-    ink_is_dark = _ink_is_dark(search, np.asarray(local_page.resize(search.size, Image.Resampling.BILINEAR)))
+    # Near a note's or a desk's edge the median is the page on one side or the other: it is unsure by as much as
+    # it changes within its reach, and a mark counts by how much further it strays.
+    levels = np.asarray(local_page, dtype=np.float32)
+    unsure = _sliding(levels, POLARITY_KERNEL, np.maximum) - _sliding(levels, POLARITY_KERNEL, np.minimum)
+    ink_is_dark = _ink_is_dark(
+        search,
+        np.asarray(local_page.resize(search.size, Image.Resampling.BILINEAR)),
+        np.asarray(Image.fromarray(unsure, "F").resize(search.size, Image.Resampling.BILINEAR)),
+    )
     small = np.asarray(_shrink(Image.fromarray(pixels, "F"), BACKGROUND_SIDE), dtype=np.float32)
     if not ink_is_dark:
         small = 255.0 - small
@@ -41,16 +49,18 @@ def _estimate_paper(search: Image.Image, pixels: np.ndarray) -> tuple[Image.Imag
     return Image.fromarray(_sliding(_sliding(small, size, np.maximum), size, np.minimum), "F"), ink_is_dark
 
 
-def _ink_is_dark(image: Image.Image, page: np.ndarray | float) -> bool:
+def _ink_is_dark(image: Image.Image, page: np.ndarray | float, unsure: np.ndarray | float = 0.0) -> bool:
     """Shadows, gradients, page edges and canvases stray from the page both ways: the ink's tone is the one that
-    strays much further, or else the one that shows the more digit-like mark."""
-    darker = page - np.asarray(image, dtype=np.float32)
-    dark_strength, light_strength = _strongest(darker), _strongest(-darker)
+    strays much further, or else the one that shows the more digit-like mark. Only what strays further than the
+    page is `unsure` counts."""
+    difference = page - np.asarray(image, dtype=np.float32)
+    darker, lighter = difference - unsure, -difference - unsure
+    dark_strength, light_strength = _strongest(darker), _strongest(lighter)
     if max(dark_strength, light_strength) > CLEAR_POLARITY * min(dark_strength, light_strength):
         return dark_strength > light_strength
     threshold = INK_THRESHOLD * max(dark_strength, light_strength)
     dark_marks = _Components(_runs(darker > threshold), np.maximum(darker, 0.0))
-    light_marks = _Components(_runs(-darker > threshold), np.maximum(-darker, 0.0))
+    light_marks = _Components(_runs(lighter > threshold), np.maximum(lighter, 0.0))
     return dark_marks.best_mark >= light_marks.best_mark
 
 
