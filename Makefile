@@ -36,6 +36,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/spam.py
 	$(BIN)/python benchmarks/shutdown.py
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/feedback_store.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -18,11 +18,10 @@ from PIL import Image
 from bot.cli import run_telegram
 from bot.lifecycle import StartupFailed
 from bot.service import DigitService
-from bot.settings import Settings
 from bot.telegram.application import TelegramFrontEnd
 from bot.telegram.settings import TelegramSettings
 from fakes.telegram_server import Document, FakeTelegram, Photo, Sticker, Voice
-from tests.conftest import MAX_IMAGE_BYTES, blank_page_png, first_digit, make_service
+from tests.conftest import MAX_IMAGE_BYTES, blank_page_png, core_settings, first_digit, make_service
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # python-telegram-bot 22 warns about its own use of RetryAfter.retry_after when a 429 comes.
@@ -330,7 +329,7 @@ async def test_the_token_never_reaches_the_logs(settings, service, telegram_fake
 
 async def test_a_refused_token_is_one_line_and_exit_1_within_10_s(settings, model_path, telegram_fake, caplog):
     started = time.perf_counter()
-    status = await asyncio.to_thread(run_telegram, Settings(model_path=model_path), replace(settings, token="1:wrong"))
+    status = await asyncio.to_thread(run_telegram, core_settings(model_path), replace(settings, token="1:wrong"))
 
     assert status == 1
     assert time.perf_counter() - started < 10
@@ -359,9 +358,7 @@ async def test_an_unreachable_api_is_one_line_and_exit_1_within_10_s(settings, m
     await closed.close()
     started = time.perf_counter()
 
-    status = await asyncio.to_thread(
-        run_telegram, Settings(model_path=model_path), replace(settings, api_base=api_base)
-    )
+    status = await asyncio.to_thread(run_telegram, core_settings(model_path), replace(settings, api_base=api_base))
 
     assert status == 1
     assert time.perf_counter() - started < 10
