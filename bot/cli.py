@@ -12,6 +12,7 @@ from typing import TextIO
 
 from bot.discord.settings import DiscordSettings, read_discord_settings
 from bot.errors import DigitBotError
+from bot.feedback.corrections import add_corrections_command, print_corrections
 from bot.lifecycle import FrontEnd
 from bot.recognizer import Prediction, Recognizer
 from bot.replies import error_reply, prediction_reply
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("discord", help="run the Discord bot (needs DISCORD_TOKEN)")
     commands.add_parser("telegram", help="run the Telegram bot (needs TELEGRAM_TOKEN)")
+    add_corrections_command(commands)
     return parser
 
 
@@ -70,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 1
     configure_logging(settings.log_level)
+    if args.command == "corrections":
+        return print_corrections(args.database or settings.database_url, sys.stdout, as_json=args.json)
     if args.command == "predict":
         return predict_files(Recognizer.from_settings(settings), args.files, as_json=args.json, out=sys.stdout)
     if args.command == "discord":

@@ -178,3 +178,26 @@ def test_the_console_counts_pictures_in_stats(service, digit_pictures):
     assert service.live.pictures_read == before + 2
     assert f"{before + 2} pictures read" in stats.text
     assert stats.picture_png.startswith(b"\x89PNG")  # the confusion matrix
+
+
+def test_corrections_lists_the_users_corrections_as_json_lines(tmp_path):
+    from bot.feedback.store import FeedbackStore
+    from tests.feedback_answers import rated_answer
+
+    database_url = f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
+    store = FeedbackStore.open(database_url)
+    try:
+        rated_answer(store, "7", "1", [np.full((28, 28), 200, np.uint8)], platform="telegram")
+        rated_answer(store, "3", "right", [np.full((28, 28), 200, np.uint8)])
+    finally:
+        store.close()
+    result = run_bot("corrections", "--json", "--database", database_url)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert {key: json.loads(line)[key] for key in ("platform", "answer", "verdict")} == {
+        "platform": "telegram",
+        "answer": "7",
+        "verdict": "1",
+    }
+    missing = run_bot("corrections", "--database", f"sqlite:///{tmp_path / 'nowhere.sqlite3'}")
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
