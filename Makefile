@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MNIST_NPZ ?= $(abspath ../shared/data/mnist.npz)
+DATABASE_URL ?= sqlite:///data/digit-bot.sqlite3
 
-.PHONY: run test wheel train train-mlp bench lint format clean
+.PHONY: run test wheel train train-mlp retrain bench lint format clean
 
 run: $(VENV)/.bot-installed
 	$(BIN)/python -m bot
@@ -22,6 +23,10 @@ wheel: | $(BIN)/python
 
 train: $(VENV)/.dev-installed
 	MNIST_NPZ=$(MNIST_NPZ) $(BIN)/python -m model_training --arch cnn --out models
+
+# The shipped CNN again, plus the digits users corrected in DATABASE_URL (the bot's own setting and default).
+retrain: $(VENV)/.dev-installed
+	MNIST_NPZ=$(MNIST_NPZ) $(BIN)/python -m model_training --arch cnn --out models --corrections $(DATABASE_URL)
 
 train-mlp: $(VENV)/.dev-installed
 	MNIST_NPZ=$(MNIST_NPZ) $(BIN)/python -m model_training --arch mlp --out build/mlp
