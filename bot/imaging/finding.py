@@ -143,15 +143,19 @@ class _Components:
             return True, float(plain.max())
         return False, float(self.score.max()) if self.score.size else 0.0
 
+    def best(self) -> int:
+        """The label of the most digit-like component: a flat bar counts for little, clutter only if nothing else
+        scores."""
+        rank = self.score * np.where(self.flat, 0.05, 1.0)
+        if self.best_mark[0]:
+            rank = np.where(self.is_clutter, 0.0, rank)
+        return int(np.argmax(rank))
+
     def digit(self) -> np.ndarray | None:
         """Labels of the components that make the digit: the most digit-like one and its close neighbours."""
         if self.best_score <= 0:
             return None
-        has_plain_mark = self.best_mark[0]
-        rank = self.score * np.where(self.flat, 0.05, 1.0)
-        if has_plain_mark:
-            rank = np.where(self.is_clutter, 0.0, rank)
-        best = int(np.argmax(rank))
+        best = self.best()
         chosen = np.zeros(self.area.size, dtype=bool)
         chosen[best] = True
         # Pieces of one digit (a 5's detached bar, a broken 4) are big and close; a speck beside it is small.
