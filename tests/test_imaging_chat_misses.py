@@ -86,6 +86,15 @@ def test_a_thin_digit_on_a_drawing_apps_canvas_is_dark_ink(window, recognizer, m
     assert read_digit(recognizer, picture) == 1
 
 
+@pytest.mark.parametrize("index", [491, 599])
+def test_a_bold_digit_on_a_canvas_near_half_the_screenshot_is_found(index, recognizer, mnist_test_split):
+    """Renders (seed 9, MNIST test digits from 7400) whose grey window is about half the picture, the canvas and the
+    ink the rest: the page's noise must come from the window, not from how far the canvas strays from it."""
+    images, labels = mnist_test_split
+    picture = render_chat_picture(images[7400 + index], "canvas_screenshot", np.random.default_rng([9, index]))
+    assert read_digit(recognizer, picture) == labels[7400 + index]
+
+
 @pytest.mark.parametrize(("label", "corner"), [(3, (0.05, 0.3)), (2, (0.3, 0.3)), (9, (0.25, 0.05))])
 def test_a_bold_digit_on_a_sticky_note_is_dark_ink(label, corner, recognizer, mnist_test_split):
     """Beside a desk darker than the note, the note's edges stray lighter from a coarse page almost as far as a

@@ -12,6 +12,7 @@ from bot.imaging.finding import SEARCH_SIDE, _Components, _without_rules
 from bot.imaging.page import INK_THRESHOLD, _estimate_paper, _paper_levels
 from bot.imaging.pixels import _quantiles, _shrink, _sliding, _strongest
 
+NOISE_PER_QUARTILE = 3.14  # standard deviations per lower quartile of a normal noise's distances from its mean
 MIN_SIGNAL_TO_NOISE = 5.0  # ink must stand this many noise deviations above the page: noise alone is no digit
 FAINT_INK = 0.3  # of the digit's contrast: fainter pixels in its box are page
 MNIST_BOX = 20
@@ -29,8 +30,7 @@ def to_mnist_tensor(image: Image.Image) -> np.ndarray:
     if not ink_is_dark:
         pixels = 255.0 - pixels  # from here on the ink is the dark side
     difference = _paper_levels(paper, search.size) - pixels
-    sample = difference[::4, ::4]
-    noise = 1.4826 * _quantiles(np.abs(sample - _quantiles(sample, 0.5)[0]), 0.5)[0]
+    noise = _page_noise(difference)
     ink = np.maximum(difference, 0.0)
     contrast = _strongest(ink)
     if contrast < MIN_INK_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
@@ -41,6 +41,16 @@ def to_mnist_tensor(image: Image.Image) -> np.ndarray:
         raise NoDigitFound("nothing on the picture is shaped like a digit")
     framing = _frame(image, search.size, *components.box_and_mask(digit), paper, noise, ink_is_dark)
     return _center_by_mass(_mnist_stroke_width(framing))[:, :, np.newaxis]
+
+
+def _page_noise(difference: np.ndarray) -> float:
+    """The page's noise, as a standard deviation, from how far the picture strays from the page estimated.
+
+    The quartile, not the median, of those distances: where the ink and a second tone (a drawing app's white canvas
+    on its grey window) together cover near half the picture, the median distance is theirs, not the noise's.
+    """
+    sample = difference[::4, ::4]
+    return NOISE_PER_QUARTILE * _quantiles(np.abs(sample - _quantiles(sample, 0.5)[0]), 0.25)[0]
 
 
 def _frame(
