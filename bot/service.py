@@ -25,6 +25,7 @@ from bot.errors import (
 )
 from bot.feedback import words
 from bot.feedback.keeper import StoreKeeper
+from bot.feedback.retention import UnratedRetention
 from bot.feedback.store import FeedbackStore, StoredAnswer, WildStats, is_verdict, model_version, quantize
 from bot.imaging import ImageLimits
 from bot.limits import UserCooldowns, WorkLimits
@@ -122,6 +123,7 @@ class DigitService:
         self._storage_pool = ThreadPoolExecutor(max_workers=STORAGE_THREADS, thread_name_prefix="digit-storage")
         self.feedback = StoreKeeper(settings.database_url)  # opened now, so a corrupt file is reported at start
         self.model_version = _model_version(recognizer.model_path)
+        self.retention = UnratedRetention(settings.keep_unrated_days)
         self._stopping = asyncio.Event()
         self._requests_in_flight = 0
         self._idle = asyncio.Event()
@@ -333,6 +335,9 @@ class DigitService:
             inputs=tuple(quantize(model_input) for model_input in prediction.model_inputs),
         )
         store.record_answer(answer, reading_ms=prediction.timings.total_ms)
+        if self.retention.due():  # in the storage thread: an answer never waits for old ones to be deleted
+            with contextlib.suppress(RuntimeError):  # the pool is closed: the bot is stopping
+                self._storage_pool.submit(self.feedback.run, self.retention.apply)
         return answer.id
 
     async def _in_storage_thread(self, function: Callable[..., T], *arguments: object) -> T:

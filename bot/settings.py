@@ -53,6 +53,7 @@ class Settings:
     metrics_port: int | None = None  # None: no /healthz or /metrics server
     metrics_host: str = "127.0.0.1"
     database_url: str = DEFAULT_DATABASE_URL  # answers and verdicts; a relative SQLite path starts at the working dir
+    keep_unrated_days: float = 30.0  # answers nobody rated are deleted after this; 0 keeps them for ever
 
 
 def read_environment(dotenv_path: Path | None = None) -> Mapping[str, str]:
@@ -97,6 +98,7 @@ def read_core_settings(reader: SettingsReader) -> Settings:
         metrics_port=reader.value("METRICS_PORT", _port, None),
         metrics_host=reader.text("METRICS_HOST") or defaults.metrics_host,
         database_url=reader.value("DATABASE_URL", _database_url, defaults.database_url),
+        keep_unrated_days=reader.value("KEEP_UNRATED_DAYS", non_negative_float, defaults.keep_unrated_days),
     )
     if not settings.model_path.is_file() and "MODEL_PATH" not in reader.problem_names:
         reader.problems.append(

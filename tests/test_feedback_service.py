@@ -181,3 +181,30 @@ def test_the_console_with_a_corrupt_database_exits_1_with_one_line(model_path, c
     errors = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "not a database" in errors[0], finished.stderr
     assert "Traceback" not in finished.stderr and finished.stdout == ""
+
+
+async def test_answering_deletes_unrated_answers_past_the_retention_off_the_reading_thread(
+    model_path, database_url, digit_png
+):
+    from datetime import UTC, datetime
+
+    from bot.feedback.store import FeedbackStore, StoredAnswer
+
+    store = FeedbackStore.open(database_url)
+    inputs = (np.zeros((28, 28), np.uint8),)
+    old = StoredAnswer(
+        "discord", store.user_key("discord", ANN), "7", 0.9, "m", inputs, time=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    store.record_answer(old)
+    service = make_service(model_path, database_url=database_url, keep_unrated_days=30)
+    try:
+        reply = await read_one(service, digit_png)
+        deadline = time.monotonic() + 10
+        while store.rate(old.id, old.user_key, "right").status != "unknown":
+            assert time.monotonic() < deadline, "the old unrated answer is still kept"
+            await asyncio.sleep(0.05)
+        rating = await service.rate("discord", ANN, reply.answer_id, "right")
+        assert rating.answer_mark is not None, "today's answer stays to be rated"
+    finally:
+        service.close()
+        store.close()

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -16,6 +17,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.engine import make_url
 
 from bot.errors import CorruptDatabase, StorageUnavailable
+from bot.feedback.retention import UnratedRetention
 from bot.feedback.schema import LATEST_VERSION, answers, schema_version
 from bot.feedback.store import FeedbackStore, StoredAnswer, WildStats
 
@@ -283,3 +285,38 @@ def test_a_full_sqlite_database_is_unavailable_not_a_crash(tmp_path):
                 store.record_answer(stored(store, "ann", seed=n))
     finally:
         store.close()
+
+
+def test_unrated_answers_past_the_retention_go_and_rated_or_recent_ones_stay(store):
+    old_unrated, old_rated, recent_unrated = (stored(store, "ann", seed=n) for n in range(3))
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    for answer in (old_unrated, old_rated):
+        store.record_answer(replace(answer, time=long_ago), reading_ms=5)
+    store.record_answer(recent_unrated, reading_ms=5)
+    store.rate(old_rated.id, old_rated.user_key, "1")
+
+    assert store.forget_unrated(datetime(2026, 6, 1, tzinfo=UTC)) == 1
+    assert store.forget_unrated(datetime(2026, 6, 1, tzinfo=UTC)) == 0
+    assert store.rate(old_unrated.id, old_unrated.user_key, "right").status == "unknown"
+    assert store.rate(recent_unrated.id, recent_unrated.user_key, "right").status == "saved"
+    stats = store.wild_stats()
+    assert (stats.rated, stats.most_corrected) == (2, (("7", "1", 1),)), "a verdict outlives the retention"
+    assert stats.pictures_read == {"discord": 3}, "counters keep every picture read"
+
+
+def test_old_unrated_answers_go_a_batch_at_a_time(store):
+    for n in range(5):
+        store.record_answer(replace(stored(store, "ann", seed=n), time=datetime(2026, 1, 1, tzinfo=UTC)))
+    cutoff = datetime(2026, 6, 1, tzinfo=UTC)
+    assert [store.forget_unrated(cutoff, batch=2) for _ in range(4)] == [2, 2, 1, 0]
+
+
+def test_the_retention_is_checked_once_an_hour_and_never_when_every_answer_is_kept():
+    now = [0.0]
+    retention = UnratedRetention(30, clock=lambda: now[0])
+    assert retention.due() and not retention.due()
+    now[0] += 3599
+    assert not retention.due()
+    now[0] += 1
+    assert retention.due()
+    assert not UnratedRetention(0, clock=lambda: now[0]).due()

@@ -111,7 +111,15 @@ def _tallies_and_counters(connection: Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_first_schema, _tallies_and_counters)
+def _answers_by_time(connection: Connection) -> None:
+    """Version 3: answers found by age, so unrated ones past the retention are deleted without a full scan.
+
+    Plain DDL, not an Index on the `answers` table, which would make the first schema's step create it too.
+    """
+    connection.execute(text("CREATE INDEX IF NOT EXISTS answers_by_time ON answers (created_at)"))
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_first_schema, _tallies_and_counters, _answers_by_time)
 LATEST_VERSION = len(MIGRATIONS)
 POSTGRES_MIGRATION_LOCK = 0x6469_6769  # any number, the same in every process: one migrates, the others wait
 

@@ -47,6 +47,7 @@ CONNECT_TIMEOUT_SECONDS = 5
 FASTEST_BUCKET_MS = 0.01
 BUCKET_GROWTH = 1.02  # reading-time buckets 2% apart: the median is read to within 1%
 MOST_CORRECTED_SHOWN = 3
+PRUNE_BATCH = 10_000  # old unrated answers deleted per transaction
 WILSON_Z = 1.959964  # 95%
 
 
@@ -246,6 +247,22 @@ class FeedbackStore:
             for (answer, verdict), count in sorted(rated.items()):
                 self._tally(c, answer, verdict, -count)
         return len(deleted)
+
+    def forget_unrated(self, older_than: datetime, *, batch: int = PRUNE_BATCH) -> int:
+        """Deletes up to `batch` answers nobody rated that were given before `older_than`; returns how many.
+
+        Rated answers stay (they are what training and `stats` use); the counters keep their counts. A batch at a
+        time, so a backlog never holds the write lock for long.
+        """
+        cutoff = _naive_utc(older_than)
+        oldest_unrated = (
+            select(answers.c.id)
+            .where(answers.c.verdict.is_(None), answers.c.created_at < cutoff)
+            .order_by(answers.c.created_at)
+            .limit(batch)
+        )
+        with self._write("deleting old unrated answers") as c:
+            return c.execute(delete(answers).where(answers.c.id.in_(oldest_unrated.scalar_subquery()))).rowcount
 
     def wild_stats(self) -> WildStats:
         """Sums of small tables: as fast at a million rated answers as at ten."""
