@@ -86,6 +86,32 @@ def test_a_thin_digit_on_a_drawing_apps_canvas_is_dark_ink(window, recognizer, m
     assert read_digit(recognizer, picture) == 1
 
 
+@pytest.mark.parametrize(
+    ("style", "seed", "first", "index"), [("exif_rotated", 5, 5000, 1543), ("transparent_png", 9, 7400, 2272)]
+)
+def test_a_digit_broken_into_pieces_inside_its_own_box_is_not_a_frame(
+    style, seed, first, index, recognizer, mnist_test_split
+):
+    """MNIST digits written in pieces, one lying inside the box of the rest: they are one digit, not a frame."""
+    images, labels = mnist_test_split
+    picture = render_chat_picture(images[first + index], style, np.random.default_rng([seed, index]))
+    assert read_digit(recognizer, picture) == labels[first + index]
+
+
+@pytest.mark.parametrize("shape", ["box", "ring"])
+def test_a_frame_drawn_around_the_digit_is_not_the_digit(shape, recognizer, mnist_test_split):
+    page = np.full((400, 400), 245.0, dtype=np.float32)
+    rows, columns = np.mgrid[0:400, 0:400]
+    if shape == "box":
+        frame = (np.abs(rows - 200) <= 165) & (np.abs(columns - 200) <= 165)
+        frame &= ~((np.abs(rows - 200) <= 158) & (np.abs(columns - 200) <= 158))
+    else:
+        frame = np.abs(np.hypot(rows - 200, columns - 200) - 170) <= 4
+    page[frame] = 30.0
+    paint(page, ink_coverage(first_of(mnist_test_split, 7), 180), 30.0, 110, 110)
+    assert read_digit(recognizer, png(page)) == 7
+
+
 @pytest.mark.parametrize("index", [491, 599])
 def test_a_bold_digit_on_a_canvas_near_half_the_screenshot_is_found(index, recognizer, mnist_test_split):
     """Renders (seed 9, MNIST test digits from 7400) whose grey window is about half the picture, the canvas and the

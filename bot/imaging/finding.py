@@ -15,6 +15,7 @@ RULE_PIECE = 0.06  # of the picture's width: a run this long on a rule's rows is
 FLAT_STROKE = 3.0  # a mark this many times wider than tall is a bar or a piece of a rule, never a digit alone
 FRAME_CANDIDATES = 16
 BORDER_BAND = 0.15  # of the picture's longest side: a mark lying within it along the border is the desk's edge
+FRAME_BAND = 0.2  # of a mark's own box, each way: a frame's or a ring's ink lies within it along the box's edges
 
 
 def _runs(mask: np.ndarray) -> _Runs:
@@ -109,13 +110,13 @@ class _Components:
         self.span = np.maximum(box_height, box_width)
         touches_border = (self.top == 0) | (self.left == 0) | (self.bottom == height) | (self.right == width)
         band = round(BORDER_BAND * max(height, width))
-        in_band = np.where(
-            (runs.rows < band) | (runs.rows >= height - band),
-            runs.ends - runs.starts,
-            np.clip(np.minimum(runs.ends, band) - runs.starts, 0, None)
-            + np.clip(runs.ends - np.maximum(runs.starts, width - band), 0, None),
-        )
+        in_band = _length_near_edges(runs, (0, height, 0, width), band, band)
         along_border = np.bincount(self.labels, in_band, minlength=count) > 0.8 * self.area
+        labels = self.labels
+        own_box = (self.top[labels], self.bottom[labels], self.left[labels], self.right[labels])
+        in_own_band = _length_near_edges(runs, own_box, FRAME_BAND * box_height[labels], FRAME_BAND * box_width[labels])
+        # A frame's or a ring's ink runs along the edges of its box; a digit's crosses it.
+        self.along_own_edges = np.bincount(labels, in_own_band, minlength=count) > 0.8 * self.area
         thin = self.area / np.maximum(self.span, 1) < 0.03 * max(height, width)
         wide_and_flat = (box_width > 0.5 * width) & (box_height < 0.15 * height)
         long = self.span > 0.3 * max(height, width)
@@ -179,7 +180,8 @@ class _Components:
         return np.flatnonzero(chosen)
 
     def _encloses_others(self) -> np.ndarray:
-        """Frames and boxes drawn around the digit: components whose box holds another one of real weight."""
+        """Frames and boxes drawn around the digit: components whose ink runs along their box's edges and whose box
+        holds another one of real weight (a piece of a broken digit inside the rest of it does not make a frame)."""
         heaviest = np.argsort(self.mass)[::-1][:FRAME_CANDIDATES]
         top, bottom = self.top[heaviest], self.bottom[heaviest]
         left, right = self.left[heaviest], self.right[heaviest]
@@ -191,7 +193,7 @@ class _Components:
             & (self.mass[heaviest][None, :] >= 0.1 * self.mass[heaviest][:, None])
         )
         encloses = np.zeros(self.area.size, dtype=bool)
-        encloses[heaviest] = inside.any(axis=1)
+        encloses[heaviest] = inside.any(axis=1) & self.along_own_edges[heaviest]
         return encloses
 
     def box_and_mask(self, labels: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
@@ -205,6 +207,23 @@ class _Components:
         np.add.at(edges, (rows, self.runs.starts[selected] - left), 1)
         np.add.at(edges, (rows, self.runs.ends[selected] - left), -1)
         return (left, top, right, bottom), np.cumsum(edges, axis=1)[:, :-1] > 0
+
+
+def _length_near_edges(
+    runs: _Runs,
+    box: tuple[np.ndarray | int, np.ndarray | int, np.ndarray | int, np.ndarray | int],
+    row_band: np.ndarray | float,
+    column_band: np.ndarray | float,
+) -> np.ndarray:
+    """How much of each run lies within `row_band` rows of the top or bottom of `box` (top, bottom, left, right),
+    or `column_band` columns of its left or right side; box and bands are one for all runs or one per run."""
+    top, bottom, left, right = box
+    length = runs.ends - runs.starts
+    across_sides = np.clip(np.minimum(runs.ends, left + column_band) - runs.starts, 0, None) + np.clip(
+        runs.ends - np.maximum(runs.starts, right - column_band), 0, None
+    )
+    near_top_or_bottom = (runs.rows < top + row_band) | (runs.rows >= bottom - row_band)
+    return np.where(near_top_or_bottom, length, np.minimum(across_sides, length))
 
 
 def _join_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, row_stride: int) -> np.ndarray:
