@@ -71,17 +71,17 @@ def top_guesses(prediction: Prediction) -> str:
 
 def prediction_reply(prediction: Prediction, source_name: str | None = None) -> Reply:
     source = (f"Picture: {source_name}",) if source_name else ()
-    picture = model_input_png(prediction.model_input)
+    picture = model_input_png(prediction.model_inputs[0])
     if prediction.is_sure:
         return Reply(
-            headline=f"{prediction.digit} — {percent(prediction.confidence)} sure",
+            headline=f"{prediction.number} — {percent(prediction.confidence)} sure",
             details=(f"Top 3: {top_guesses(prediction)}", *source),
             picture_png=picture,
             picture_name=MODEL_INPUT_NAME,
             answer=prediction.number,
         )
     return Reply(
-        headline=f"{prediction.digit}? I'm not sure: only {percent(prediction.confidence)}",
+        headline=f"{prediction.number}? I'm not sure: only {percent(prediction.confidence)}",
         details=(f"My best guesses: {top_guesses(prediction)}", WRITING_TIPS, *source),
         picture_png=picture,
         picture_name=MODEL_INPUT_NAME,

@@ -1,0 +1,518 @@
+"""Finding each digit of a handwritten number: the ink of one line cut into digits, left to right (broken strokes
+joined, underlines dropped, touching digits offered cut apart), each framed the way a single digit is."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from bot.errors import NoDigitFound, NotOneNumber
+from bot.imaging.decoding import MIN_INK_CONTRAST
+from bot.imaging.finding import FLAT_STROKE, SEARCH_SIDE, _Components, _Runs, _without_rules
+from bot.imaging.framing import (
+    MIN_SIGNAL_TO_NOISE,
+    _center_by_mass,
+    _frame,
+    _mnist_stroke_width,
+    to_mnist_tensor,
+)
+from bot.imaging.page import INK_THRESHOLD, _estimate_paper, _paper_levels
+from bot.imaging.pixels import _quantiles, _shrink, _sliding, _strongest
+
+MAX_DIGITS = 12
+PIECE_SCORE = 0.02  # of the best mark's score: fainter or smaller marks are specks, not strokes
+PIECE_SPAN = 0.2  # of the best mark's span
+DIGIT_HEIGHT = 0.45  # of the line's height: a mark this tall may be a digit of its own; a shorter one is a piece
+TALLEST_DIGIT = 2.0  # line heights: a mark taller than this is not one of the number's digits
+BORDER_WEIGHT = 0.1  # marks cut by the picture's edge are rarely the number: its line weighs them this much
+LINE_GAP = 2.5  # line heights: a digit further than this from the others is a stray mark, not part of the number
+LINE_OVERLAP = 0.3  # of the shorter one's height: neighbours on one line share at least this much of their rows
+SAME_COLUMNS = 0.5  # of the narrower one's columns: marks sharing this many are pieces of one digit
+STACKED_ROWS = 0.5  # of the shorter one's height: marks sharing fewer rows than this are one above the other
+STACKED_GAP = 0.3  # of the taller one's height: pieces one above the other, no further apart, are one digit
+STACKED_WIDTHS = 2.0  # pieces of one digit one above the other: neither is more than this many times the other's width
+UNDERLINE_LENGTH = 1.3  # line heights: a flat stroke this long is an underline, not a 7's bar or a 5's cap
+GLUING_RUN = 0.8  # line heights: in a mark as wide as several digits, rows of ink this long are a line under them
+ONE_DIGIT_WIDE = 1.0  # width over height: the ink of a number no wider than this may be one digit in pieces
+TWO_DIGITS_WIDE = 0.7  # width over height: ink narrower than this holds one digit, never two that touch
+NARROWEST_PART = 0.12  # of the ink's height: no digit is narrower (a 1 is about this narrow), nor any cut closer
+WIDEST_PART = 1.3  # of the ink's height: no digit is wider
+MOST_CUTS = 6  # places where touching digits may meet, per stretch of ink
+JOINED_GAP = 0.25  # line heights: marks closer than this side by side may be strokes of one digit
+SURE_GAP = 0.3  # line heights: digits are this far apart or more; the narrower a gap, the likelier it is in a digit
+CUT_BOUNDARY = 0.25  # how likely a column of least ink inside a mark is where two touching digits meet
+LEAST_BOUNDARY = 0.05  # no place is ruled out by the picture alone,
+LIKELIEST_BOUNDARY = 0.5  # nor made likelier than not: digits side by side are read apart when the model reads them
+CLOSE_LOOK_HEIGHT = 40  # pixels on the search image: digits shorter than this are looked at again, closer
+CLOSE_LOOK_MARGIN = 0.5  # line heights of the picture kept around the number: no more, as shadows lurk there
+
+
+@dataclass(frozen=True)
+class NumberInk:
+    """The number's ink, and the ways to read it as digits. Its places, numbered left to right from 0 (the left
+    edge) to `places` (the right edge), are where one digit may end and the next begin: the gaps between marks and,
+    in marks wide enough to hold touching digits, their columns of least ink. `segments` maps two places to the ink
+    between them framed as one digit, a (28, 28, 1) tensor; the model picks the places whose digits it reads surest.
+    Marks side by side may be read as one digit too: an open 0, a 4 whose strokes do not meet. `boundary_odds`
+    holds, for each place between the edges, how likely the picture alone makes it that one digit ends there, as
+    log odds: high across a wide gap, low across a narrow one or a cut through ink."""
+
+    places: int
+    segments: dict[tuple[int, int], np.ndarray]
+    boundary_odds: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One digit-sized stretch of the line's marks: its box and ink mask on the search image, where it may be cut."""
+
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
+    cuts: list[int]  # columns of the mask
+
+
+@dataclass(frozen=True)
+class _Ink:
+    """The picture's ink as the finding step sees it, and what framing needs to cut each digit out of the picture."""
+
+    components: _Components
+    marks: _Marks | None  # None when nothing on the picture may be a digit
+    search_size: tuple[int, int]
+    paper: Image.Image
+    noise: float
+    ink_is_dark: bool
+
+
+def to_number_tensors(image: Image.Image) -> NumberInk:
+    """The number's ink and the ways to read it. Raises NoDigitFound, or NotOneNumber for several lines of writing or
+    more than MAX_DIGITS digits. Read as one digit, the picture is framed exactly as `to_mnist_tensor` frames it."""
+    try:
+        number = _number_ink(image)
+    except NoDigitFound:
+        number = None
+    if number is None or not _readable(number):
+        return NumberInk(1, {(0, 1): to_mnist_tensor(image)}, ())  # what finding a single digit sees, if anything
+    return number
+
+
+def _number_ink(image: Image.Image) -> NumberInk:
+    ink = _find_ink(image)
+    labels = _digit_groups(ink.marks)
+    closer = _closer_look(image, ink, labels)
+    writing = image
+    if closer is not None:
+        writing, number_box = closer
+        ink = _find_ink(writing, SEARCH_SIDE)
+        labels = _digit_groups(ink.marks, number_box)
+    if len(labels) > MAX_DIGITS:
+        raise NotOneNumber(f"{len(labels)} digits, more than {MAX_DIGITS}")
+    line_height = _line_height(ink.marks)
+    groups = []
+    for group_labels in labels:
+        box, mask = ink.components.box_and_mask(group_labels)
+        groups.append(_Group(box, mask, _cut_places(mask)))
+    number = _segments(writing, ink, groups, line_height)
+    left, top = min(group.box[0] for group in groups), min(group.box[1] for group in groups)
+    right, bottom = max(group.box[2] for group in groups), max(group.box[3] for group in groups)
+    if right - left <= ONE_DIGIT_WIDE * (bottom - top) or (0, number.places) in number.segments:
+        number.segments[0, number.places] = to_mnist_tensor(image)  # a digit in pieces, read as today
+    return number
+
+
+def _readable(number: NumberInk) -> bool:
+    """Whether some way of reading leads from the first place to the last (framing refuses ink too faint to read)."""
+    reached = {0}
+    for first, last in sorted(number.segments):
+        if first in reached:
+            reached.add(last)
+    return number.places in reached
+
+
+def _closer_look(
+    image: Image.Image, ink: _Ink, groups: list[np.ndarray]
+) -> tuple[Image.Image, tuple[float, ...]] | None:
+    """The number's part of the picture, when its digits are too small on the search image to tell apart where they
+    nearly touch, and where the number lies in it (left, top, right, bottom, as shares of its width and height);
+    None when the digits are large enough already."""
+    labels = np.concatenate(groups)
+    line_height = _line_height(ink.marks)
+    if line_height >= CLOSE_LOOK_HEIGHT:
+        return None
+    components = ink.components
+    height, width = components.shape
+    margin = CLOSE_LOOK_MARGIN * line_height
+    box = (
+        max(0.0, components.left[labels].min() - margin),
+        max(0.0, components.top[labels].min() - margin),
+        min(float(width), components.right[labels].max() + margin),
+        min(float(height), components.bottom[labels].max() + margin),
+    )
+    scale = image.width / width
+    crop = tuple(round(side * scale) for side in box)
+    across, down = (crop[2] - crop[0]) / scale, (crop[3] - crop[1]) / scale
+    number_box = (
+        (components.left[labels].min() - crop[0] / scale) / across,
+        (components.top[labels].min() - crop[1] / scale) / down,
+        (components.right[labels].max() - crop[0] / scale) / across,
+        (components.bottom[labels].max() - crop[1] / scale) / down,
+    )
+    return image.crop(crop), number_box
+
+
+def _find_ink(image: Image.Image, side: int | None = None) -> _Ink:
+    """The ink's marks without ruled lines, as `to_mnist_tensor` finds them: on its search image, or on the picture
+    scaled to `side` pixels on its longest side."""
+    search = _shrink(image, SEARCH_SIDE) if side is None else _fitted(image, side)
+    pixels = np.asarray(search, dtype=np.float32)
+    paper, ink_is_dark = _estimate_paper(search, pixels)
+    if not ink_is_dark:
+        pixels = 255.0 - pixels
+    difference = _paper_levels(paper, search.size) - pixels
+    sample = difference[::4, ::4]
+    noise = 1.4826 * _quantiles(np.abs(sample - _quantiles(sample, 0.5)[0]), 0.5)[0]
+    ink = np.maximum(difference, 0.0)
+    contrast = _strongest(ink)
+    if contrast < MIN_INK_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
+        raise NoDigitFound("nothing on the picture stands out from the page")
+    runs = _without_rules(ink > max(INK_THRESHOLD * contrast, 3.0 * noise))
+    components = _Components(runs, ink)
+    marks = _marks(components)
+    underlined = _without_underlines(components, marks)
+    if underlined is not None:
+        components = _Components(underlined, ink)
+        marks = _marks(components)
+    return _Ink(components, marks, search.size, paper, noise, ink_is_dark)
+
+
+def _fitted(image: Image.Image, side: int) -> Image.Image:
+    scale = side / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BOX)
+
+
+def _without_underlines(components: _Components, marks: _Marks | None) -> _Runs | None:
+    """The runs without those of a line drawn under the number and touching its digits, or None when there is none:
+    rows of ink longer than the line is tall, inside a mark much wider than the line."""
+    if marks is None:
+        return None
+    line = _line_height(marks)
+    runs = components.runs
+    widths = components.right - components.left
+    in_wide_mark = widths[components.labels] > 2 * UNDERLINE_LENGTH * line
+    long = runs.ends - runs.starts > GLUING_RUN * line
+    if not (in_wide_mark & long).any():
+        return None
+    return runs.subset(~(in_wide_mark & long))
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """The marks that may be (part of) a digit, pieces one above the other joined into one (a digit cut by a ruled
+    line or by a pen that skipped, a 5's cap): each mark's component labels, its box on the search image and score."""
+
+    members: list[list[int]]
+    top: np.ndarray
+    bottom: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    score: np.ndarray
+    flat: np.ndarray
+    touches_border: np.ndarray
+    columns: np.ndarray  # (components, width) bool: the columns each component has ink in
+    shape: tuple[int, int]  # of the search image
+
+    @property
+    def heights(self) -> np.ndarray:
+        return self.bottom - self.top
+
+    @property
+    def widths(self) -> np.ndarray:
+        return self.right - self.left
+
+
+def _marks(components: _Components) -> _Marks | None:
+    """The picture's marks that are neither clutter nor specks, stacked pieces joined; None if there is none."""
+    score = np.where(components.is_clutter, 0.0, components.score)
+    if score.max(initial=0.0) <= 0:
+        return None
+    best = int(np.argmax(score * np.where(components.flat, 0.05, 1.0)))
+    labels = np.flatnonzero(
+        (score > 0) & (score >= PIECE_SCORE * score[best]) & (components.span >= PIECE_SPAN * components.span[best])
+    )
+    columns = _ink_columns(components)
+    top, bottom = components.top[labels], components.bottom[labels]
+    left, right = components.left[labels], components.right[labels]
+    heights, widths = bottom - top, right - left
+    height, width = components.shape
+    inside = (top > 0) & (left > 0) & (bottom < height) & (right < width)
+    ink_columns = columns[labels].astype(np.int32)
+    shared_columns = ink_columns @ ink_columns.T
+    narrower = np.minimum.outer(ink_columns.sum(axis=1), ink_columns.sum(axis=1))
+    shared_rows = np.minimum.outer(bottom, bottom) - np.maximum.outer(top, top)
+    stacked = (
+        (shared_columns >= SAME_COLUMNS * np.maximum(narrower, 1))
+        & (shared_rows <= STACKED_ROWS * np.minimum.outer(heights, heights))
+        & (-shared_rows <= STACKED_GAP * np.maximum.outer(heights, heights))
+        # a line under the number is below every digit: it joins none, being wider than each
+        & (np.minimum.outer(widths, widths) >= np.maximum.outer(widths, widths) / STACKED_WIDTHS)
+        & np.logical_and.outer(inside, inside)  # a shadow along the border is no piece of a digit
+    )
+    joined = _connected(stacked.astype(np.int8))
+    members = [labels[joined == mark].tolist() for mark in range(int(joined.max()) + 1)]
+
+    def per_mark(values: np.ndarray, pick: np.ufunc) -> np.ndarray:
+        return np.array([pick.reduce(values[group]) for group in members])
+
+    tops, bottoms = per_mark(components.top, np.minimum), per_mark(components.bottom, np.maximum)
+    lefts, rights = per_mark(components.left, np.minimum), per_mark(components.right, np.maximum)
+    return _Marks(
+        members=members,
+        top=tops,
+        bottom=bottoms,
+        left=lefts,
+        right=rights,
+        score=per_mark(score, np.add),
+        flat=(rights - lefts) > FLAT_STROKE * np.maximum(bottoms - tops, 1),
+        touches_border=(tops == 0) | (lefts == 0) | (bottoms == height) | (rights == width),
+        columns=columns,
+        shape=components.shape,
+    )
+
+
+def _line_height(marks: _Marks | None) -> float:
+    """How tall the number's digits are: the median height of the marks about as tall as the most digit-like one."""
+    if marks is None:
+        return 0.0
+    best = int(np.argmax(marks.score * np.where(marks.flat, 0.05, 1.0)))
+    tall = ~marks.flat & (marks.heights >= DIGIT_HEIGHT * marks.heights[best])
+    return float(np.median(marks.heights[tall])) if tall.any() else float(marks.heights[best])
+
+
+def _digit_groups(marks: _Marks | None, number_box: tuple[float, ...] | None = None) -> list[np.ndarray]:
+    """The component labels of each digit, left to right: the heaviest line of digit-sized marks, with the smaller
+    ones (a 7's bar, a dot of ink that broke off) joined to the digit they sit on. Given where the number was found
+    at a first look (shares of the picture's width and height), the marks whose middle lies outside are left out."""
+    if marks is None:
+        raise NoDigitFound("nothing on the picture is shaped like a digit")
+    line_height = _line_height(marks)
+    heights = marks.heights
+    tall = ~marks.flat & (heights >= DIGIT_HEIGHT * line_height) & (heights <= TALLEST_DIGIT * line_height)
+    if number_box is not None:
+        tall &= _within(marks, number_box)
+    on_line = _heaviest_line(marks, tall, line_height)
+    _refuse_other_lines(marks, tall & ~on_line, on_line, line_height)
+    groups = [[int(mark)] for mark in np.flatnonzero(on_line)]
+    underline = marks.flat & (marks.widths > UNDERLINE_LENGTH * line_height)
+    for mark in np.flatnonzero(~on_line & ~underline):
+        host = _host(marks, groups, int(mark), line_height)
+        if host is not None:
+            groups[host].append(int(mark))
+    groups.sort(key=lambda group: float(marks.left[group[0]] + marks.right[group[0]]))
+    return [np.array(sorted(label for mark in group for label in marks.members[mark])) for group in groups]
+
+
+def _within(marks: _Marks, box: tuple[float, ...]) -> np.ndarray:
+    height, width = marks.shape
+    middle_across, middle_down = (marks.left + marks.right) / (2 * width), (marks.top + marks.bottom) / (2 * height)
+    return (middle_across >= box[0]) & (middle_across <= box[2]) & (middle_down >= box[1]) & (middle_down <= box[3])
+
+
+def _heaviest_line(marks: _Marks, tall: np.ndarray, line_height: float) -> np.ndarray:
+    """The tall marks that chain up, neighbour by neighbour, into the line of most ink: a number written aslant is
+    one line too, and a shadow in a corner is not the number."""
+    chosen = np.flatnonzero(tall)
+    if chosen.size == 0:
+        chosen = np.array([int(np.argmax(marks.score))])
+    top, bottom = marks.top[chosen], marks.bottom[chosen]
+    left, right = marks.left[chosen], marks.right[chosen]
+    heights = bottom - top
+    shared_rows = np.minimum.outer(bottom, bottom) - np.maximum.outer(top, top)
+    gap = np.maximum(np.subtract.outer(left, right), np.subtract.outer(left, right).T)
+    rise = np.abs(np.subtract.outer(top + bottom, top + bottom)) / 2
+    in_a_row = shared_rows >= LINE_OVERLAP * np.minimum.outer(heights, heights)
+    aslant = (gap >= -0.1 * line_height) & (gap <= 0.5 * line_height) & (rise <= line_height)
+    linked = ((in_a_row & (gap <= LINE_GAP * line_height)) | aslant).astype(np.int8)
+    lines = _connected(linked)
+    weights = np.bincount(lines, marks.score[chosen] * np.where(marks.touches_border[chosen], BORDER_WEIGHT, 1.0))
+    on_line = np.zeros(marks.score.size, dtype=bool)
+    on_line[chosen[lines == int(np.argmax(weights))]] = True
+    return on_line
+
+
+def _connected(linked: np.ndarray) -> np.ndarray:
+    """Which group each node of a graph (a symmetric 0/1 matrix) belongs to, numbered from 0."""
+    reach = linked | np.eye(len(linked), dtype=np.int8)
+    while True:
+        wider = (reach @ reach > 0).astype(np.int8)
+        if (wider == reach).all():
+            break
+        reach = wider
+    return np.unique(reach.argmax(axis=1), return_inverse=True)[1]
+
+
+def _refuse_other_lines(marks: _Marks, others: np.ndarray, on_line: np.ndarray, line_height: float) -> None:
+    """NotOneNumber when another line of digit-sized writing, as strong as the number's, stands above or below it."""
+    another_line = (
+        others
+        & ~marks.touches_border
+        & ((marks.bottom <= marks.top[on_line].min()) | (marks.top >= marks.bottom[on_line].max()))
+        & (marks.right > marks.left[on_line].min() - line_height)
+        & (marks.left < marks.right[on_line].max() + line_height)
+        & (marks.heights >= 0.6 * line_height)
+        & (marks.heights <= 1.6 * line_height)
+        & (marks.score >= 0.3 * float(np.median(marks.score[on_line])))
+    )
+    across = marks.right[on_line].max() - marks.left[on_line].min()
+    down = marks.bottom[on_line].max() - marks.top[on_line].min()
+    if np.count_nonzero(another_line) >= 2 and across > down:  # the pieces of one digit are no line of digits
+        raise NotOneNumber("writing on several lines")
+
+
+def _ink_columns(components: _Components) -> np.ndarray:
+    """(components, width) bool: the columns each component has ink in."""
+    runs = components.runs
+    edges = np.zeros((components.area.size, components.shape[1] + 1), dtype=np.int32)
+    np.add.at(edges, (components.labels, runs.starts), 1)
+    np.add.at(edges, (components.labels, runs.ends), -1)
+    return np.cumsum(edges, axis=1)[:, :-1] > 0
+
+
+def _host(marks: _Marks, groups: list[list[int]], mark: int, line_height: float) -> int | None:
+    """The digit a smaller mark belongs to: the one sharing most of its columns, if the mark is near its rows."""
+    own = _mark_columns(marks, [mark])
+    shares = [np.count_nonzero(own & _mark_columns(marks, group)) / max(np.count_nonzero(own), 1) for group in groups]
+    host = int(np.argmax(shares))
+    reach = 0.3 * line_height
+    near = (
+        marks.bottom[mark] > marks.top[groups[host]].min() - reach
+        and marks.top[mark] < marks.bottom[groups[host]].max() + reach
+    )
+    return host if shares[host] >= SAME_COLUMNS and near else None
+
+
+def _mark_columns(marks: _Marks, group: list[int]) -> np.ndarray:
+    return marks.columns[[label for mark in group for label in marks.members[mark]]].any(axis=0)
+
+
+def _segments(image: Image.Image, ink: _Ink, groups: list[_Group], line_height: float) -> NumberInk:
+    """Every stretch of the line between two places that may hold one digit, framed: each group whole, the parts
+    between its cuts, and neighbours close enough to be one digit's strokes, if no wider than a digit."""
+    places = [(index, column) for index, group in enumerate(groups) for column in (0, *group.cuts)]
+    places.append((len(groups), 0))
+    gaps = [_gap(earlier, later) / line_height for earlier, later in itertools.pairwise(groups)]
+    segments = {}
+    for first, last in itertools.combinations(range(len(places)), 2):
+        (start_group, start), (end_group, end) = places[first], places[last]
+        whole_group = start == 0 and end == 0 and end_group == start_group + 1
+        parts = _parts(groups, start_group, start, end_group, end)
+        if not parts:
+            continue
+        left, right = min(box[0] for box, _ in parts), max(box[2] for box, _ in parts)
+        joined_gaps = gaps[start_group : end_group if end == 0 else end_group + 1][: len(parts) - 1]
+        fits = NARROWEST_PART * line_height <= right - left <= WIDEST_PART * line_height and all(
+            gap <= JOINED_GAP for gap in joined_gaps
+        )
+        if whole_group or fits:
+            with contextlib.suppress(NoDigitFound):  # too faint to frame: not a way to read the number
+                segments[first, last] = _framed(image, ink, *_joined(parts))
+    odds = [
+        _log_odds(CUT_BOUNDARY) if column else _log_odds(gaps[index - 1] / SURE_GAP) for index, column in places[1:-1]
+    ]
+    return NumberInk(len(places) - 1, segments, tuple(odds))
+
+
+def _log_odds(probability: float) -> float:
+    probability = min(max(probability, LEAST_BOUNDARY), LIKELIEST_BOUNDARY)
+    return math.log(probability / (1.0 - probability))
+
+
+def _gap(earlier: _Group, later: _Group) -> float:
+    """Search pixels between two groups' ink where they come closest on the rows they share (a slant makes their
+    boxes overlap however far apart the digits are), or between their boxes if they share no row."""
+    top, bottom = max(earlier.box[1], later.box[1]), min(earlier.box[3], later.box[3])
+    if bottom <= top:
+        return float(later.box[0] - earlier.box[2])
+    ends = _row_extents(earlier, top, bottom)[1]
+    starts = _row_extents(later, top, bottom)[0]
+    both = np.isfinite(ends) & np.isfinite(starts)
+    return float((starts[both] - ends[both]).min()) if both.any() else float(later.box[0] - earlier.box[2])
+
+
+def _row_extents(group: _Group, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first and one-past-last ink column of each row from `top` to `bottom`, on the search image (inf: none)."""
+    rows = group.mask[top - group.box[1] : bottom - group.box[1]]
+    columns = np.arange(rows.shape[1], dtype=np.float64) + group.box[0]
+    starts = np.where(rows, columns, np.inf).min(axis=1)
+    ends = np.where(rows, columns + 1, -np.inf).max(axis=1)
+    return starts, np.where(np.isfinite(ends), ends, np.inf)
+
+
+def _parts(
+    groups: list[_Group], start_group: int, start: int, end_group: int, end: int
+) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """The boxes and masks of the ink between two places: the first group from its column `start`, the last up to
+    its column `end`, the groups between whole."""
+    parts = []
+    for index in range(start_group, min(end_group + 1, len(groups))):
+        group = groups[index]
+        first_column = start if index == start_group else 0
+        last_column = end if index == end_group else group.mask.shape[1]
+        if last_column > first_column:
+            part = _cropped(group.box, group.mask, first_column, last_column)
+            if part is not None:
+                parts.append(part)
+    return parts
+
+
+def _joined(parts: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """One box and mask holding every part."""
+    if len(parts) == 1:
+        return parts[0]
+    left, top = min(box[0] for box, _ in parts), min(box[1] for box, _ in parts)
+    right, bottom = max(box[2] for box, _ in parts), max(box[3] for box, _ in parts)
+    mask = np.zeros((bottom - top, right - left), dtype=bool)
+    for box, part in parts:
+        mask[box[1] - top : box[3] - top, box[0] - left : box[2] - left] |= part
+    return (left, top, right, bottom), mask
+
+
+def _cut_places(mask: np.ndarray) -> list[int]:
+    """Columns where touching digits may meet: the least inked columns that are the least inked around them, at
+    most MOST_CUTS, none near the edges, none close together; none in ink too narrow to hold two digits."""
+    height, width = mask.shape
+    if width < TWO_DIGITS_WIDE * height:
+        return []
+    profile = mask.sum(axis=0).astype(np.float32)
+    reach = max(1, round(NARROWEST_PART * height))
+    lowest_around = _sliding(profile[np.newaxis, :], 2 * reach + 1, np.minimum)[0]
+    inside = np.arange(width)
+    candidates = np.flatnonzero((profile <= lowest_around) & (inside >= reach) & (inside <= width - reach))
+    chosen: list[int] = []
+    for column in candidates[np.lexsort((np.abs(candidates - width / 2), profile[candidates]))]:
+        if len(chosen) < MOST_CUTS and all(abs(column - other) > reach for other in chosen):
+            chosen.append(int(column))
+    return sorted(chosen)
+
+
+def _cropped(
+    box: tuple[int, int, int, int], mask: np.ndarray, start: int, end: int
+) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The part of the group's box and mask between two columns, cut to its ink's rows; None if it has no ink."""
+    part = mask[:, start:end]
+    rows = np.flatnonzero(part.any(axis=1))
+    if rows.size == 0:
+        return None
+    left, top = box[0] + start, box[1] + int(rows[0])
+    return (left, top, box[0] + end, box[1] + int(rows[-1]) + 1), part[rows[0] : rows[-1] + 1]
+
+
+def _framed(image: Image.Image, ink: _Ink, box: tuple[int, int, int, int], mask: np.ndarray) -> np.ndarray:
+    framing = _frame(image, ink.search_size, box, mask, ink.paper, ink.noise, ink.ink_is_dark)
+    return _center_by_mass(_mnist_stroke_width(framing))[:, :, np.newaxis]

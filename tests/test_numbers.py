@@ -1,0 +1,120 @@
+"""Reading every digit of a number: numbers written with MNIST test digits (spaced, touching, slanted, underlined, on
+ruled paper, crossed 7s) are cut into their digits left to right; too many digits or several lines are refused; a
+single digit is framed exactly as before."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.errors import NotOneNumber
+from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor, to_number_tensors
+from bot.recognizer import Prediction
+from model_training.chat_pictures import rendered_examples
+from model_training.number_pictures import STYLES, Writing, number_picture, number_strip
+
+NUMBERS_PER_CASE = 12
+
+
+def numbers(mnist_test_split, writing: Writing, styles: tuple[str, ...], count: int = NUMBERS_PER_CASE, seed: int = 1):
+    """(digit string, picture) for `count` 4-digit numbers written so, the styles taking turns."""
+    images, labels = mnist_test_split
+    examples = []
+    for index in range(count):
+        rng = np.random.default_rng([seed, index])
+        chosen = rng.choice(len(images), size=4, replace=False)
+        style = styles[index % len(styles)]
+        picture = number_picture(images[chosen], labels[chosen].tolist(), style, writing, rng)
+        examples.append(("".join(str(label) for label in labels[chosen]), picture))
+    return examples
+
+
+def exact_share(recognizer, examples) -> float:
+    results = recognizer.read_many([picture for _, picture in examples])
+    right = [
+        isinstance(result, Prediction) and result.number == label
+        for (label, _), result in zip(examples, results, strict=True)
+    ]
+    return float(np.mean(right))
+
+
+def test_a_number_in_each_chat_style_reads_digit_by_digit(recognizer, mnist_test_split):
+    assert exact_share(recognizer, numbers(mnist_test_split, Writing(), STYLES, count=2 * len(STYLES))) >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("writing", "styles", "least"),
+    [
+        (Writing(touching=(1,)), ("drawing_png", "paper_photo", "dark_drawing"), 0.6),
+        (Writing(slant=0.25), ("drawing_png", "sticky_note", "paper_photo"), 0.75),
+        (Writing(underline=True), ("drawing_png", "paper_photo", "chalkboard"), 0.75),
+        (Writing(crossed_sevens=True), ("drawing_png", "paper_photo", "big_photo"), 0.75),
+        (Writing(), ("notebook",), 0.75),  # ruled paper
+    ],
+    ids=["touching-pair", "slant", "underline", "crossed-sevens", "ruled-paper"],
+)
+def test_numbers_written_as_people_write_them(writing, styles, least, recognizer, mnist_test_split):
+    assert exact_share(recognizer, numbers(mnist_test_split, writing, styles)) >= least
+
+
+def test_an_underline_is_never_read_as_a_digit(recognizer, mnist_test_split):
+    examples = numbers(mnist_test_split, Writing(underline=True), ("drawing_png", "paper_photo"))
+    lengths = [len(result.number) for result in recognizer.read_many([picture for _, picture in examples])]
+    assert lengths.count(4) >= 0.9 * len(examples), lengths
+
+
+def test_a_crossed_seven_is_one_digit(recognizer, mnist_test_split):
+    images, labels = mnist_test_split
+    sevens = np.flatnonzero(labels == 7)[:4]
+    rng = np.random.default_rng(3)
+    picture = number_picture(images[sevens], [7, 7, 7, 7], "drawing_png", Writing(crossed_sevens=True), rng)
+    assert recognizer.read(picture).number == "7777"
+
+
+def drawn(strips: list[np.ndarray]) -> bytes:
+    """Strips of digits (white on black at MNIST's scale) drawn black on white, one line under the other."""
+    width = max(strip.shape[1] for strip in strips) + 20
+    canvas = np.zeros((40 * len(strips) + 20, width), dtype=np.float32)
+    for index, strip in enumerate(strips):
+        canvas[10 + 40 * index : 10 + 40 * index + strip.shape[0], 10 : 10 + strip.shape[1]] = strip
+    image = Image.fromarray((255 - canvas).astype(np.uint8)).resize((width * 4, canvas.shape[0] * 4))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def strip_of(mnist_test_split, count: int, seed: int) -> np.ndarray:
+    images, labels = mnist_test_split
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(images), size=count, replace=False)
+    return number_strip(images[chosen], labels[chosen].tolist(), Writing(), rng)
+
+
+def test_more_than_twelve_digits_is_not_one_number(mnist_test_split):
+    with pytest.raises(NotOneNumber):
+        to_number_tensors(decode_picture(drawn([strip_of(mnist_test_split, 14, seed=5)]), ImageLimits()))
+
+
+def test_twelve_digits_are_one_number(recognizer, mnist_test_split):
+    assert len(recognizer.read(drawn([strip_of(mnist_test_split, 12, seed=6)])).number) == 12
+
+
+def test_writing_on_several_lines_is_not_one_number(mnist_test_split):
+    lines = [strip_of(mnist_test_split, 4, seed=7), strip_of(mnist_test_split, 4, seed=8)]
+    with pytest.raises(NotOneNumber):
+        to_number_tensors(decode_picture(drawn(lines), ImageLimits()))
+
+
+def test_a_single_digit_is_framed_exactly_as_before(mnist_test_split):
+    images, labels = mnist_test_split
+    for _, _, picture in rendered_examples(images, labels, 24, seed=4):
+        image = decode_picture(picture, ImageLimits())
+        number = to_number_tensors(image)
+        if number.places == 1:
+            np.testing.assert_array_equal(number.segments[0, 1], to_mnist_tensor(image))
+        else:
+            assert (0, number.places) in number.segments  # read as one digit, if the model reads it so
+            np.testing.assert_array_equal(number.segments[0, number.places], to_mnist_tensor(image))
