@@ -15,7 +15,7 @@ from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor
 from bot.imaging.finding import SEARCH_SIDE
 from bot.imaging.page import _estimate_paper
 from bot.imaging.pixels import _shrink
-from model_training.chat_pictures import render_chat_picture
+from model_training.chat_pictures import plain_png, render_chat_picture
 
 LIGHT_INK_STYLES = ("chalkboard", "dark_drawing", "transparent_white_png")
 RENDERS_PER_STYLE = 12
@@ -96,6 +96,12 @@ def test_a_digit_broken_into_pieces_inside_its_own_box_is_not_a_frame(
     images, labels = mnist_test_split
     picture = render_chat_picture(images[first + index], style, np.random.default_rng([seed, index]))
     assert read_digit(recognizer, picture) == labels[first + index]
+
+
+def test_a_short_detached_stroke_joins_its_digit(recognizer, mnist_test_split):
+    """MNIST test digit 9691, an 8 whose top is a short stroke apart from the rest, saved as a PNG: framed whole."""
+    images, labels = mnist_test_split
+    assert read_digit(recognizer, plain_png(images[9691])) == labels[9691] == 8
 
 
 @pytest.mark.parametrize("shape", ["box", "ring"])

@@ -159,8 +159,9 @@ class _Components:
         best = self.best()
         chosen = np.zeros(self.area.size, dtype=bool)
         chosen[best] = True
-        # Pieces of one digit (a 5's detached bar, a broken 4) are big and close; a speck beside it is small.
-        mergeable = (self.score >= 0.02 * self.score[best]) & (self.span >= 0.2 * self.span[best]) & ~self.is_clutter
+        # Pieces of one digit (a 5's detached bar, a broken 4) are close, and longer than a sixth of it; a speck
+        # beside it is smaller.
+        mergeable = (self.score >= 0.02 * self.score[best]) & (self.span >= 0.15 * self.span[best]) & ~self.is_clutter
         for _ in range(4):
             top, bottom = self.top[chosen].min(), self.bottom[chosen].max()
             left, right = self.left[chosen].min(), self.right[chosen].max()
