@@ -33,7 +33,8 @@ EXIT_OK, EXIT_SOME_UNREAD, EXIT_USAGE = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digit-bot",
-        description="digit-bot (or python -m bot) reads the handwritten digit in a picture. With no command it "
+        description="digit-bot (or python -m bot) reads the handwritten digit, or number, in a picture. With no "
+        "command it "
         "runs the Discord bot when DISCORD_TOKEN is set (in the environment or .env), the Telegram bot when "
         "TELEGRAM_TOKEN is, both in one process when both are, else a console chat.",
         epilog="Settings come from the environment and .env; see .env.example.",
@@ -41,13 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     predict = commands.add_parser(
         "predict",
-        help="read the digit in picture files and print one line per file",
-        description="Read the digit in each picture file. Exit status: 0 when every "
-        "file was read, 1 when some could not be, 2 for usage errors.",
+        help="read the digit or number in picture files and print one line per file",
+        description="Read the digit, or every digit of the number (up to 12, on one line), in each picture file. "
+        "Exit status: 0 when every file was read, 1 when some could not be, 2 for usage errors.",
     )
     predict.add_argument("files", nargs="+", metavar="FILE", help="picture files (PNG, JPEG, WebP, GIF, BMP, TIFF)")
     predict.add_argument(
-        "--json", action="store_true", help="one JSON object per line: file, digit, confidence, top, sure, error"
+        "--json",
+        action="store_true",
+        help="one JSON object per line: file, number (the digits read, as a string), digits ([digit, confidence] "
+        "left to right), digit (null unless one digit), confidence and sure (of the whole number), top (a single "
+        "digit's best guesses), error",
     )
     commands.add_parser("console", help="chat with the bot in this terminal (!predict PATH, !stats, !help)")
     commands.add_parser(
@@ -107,6 +112,8 @@ def _plain_line(name: str, result: Prediction | DigitBotError) -> str:
 def _json_line(name: str, result: Prediction | DigitBotError) -> str:
     if isinstance(result, DigitBotError):
         fields = {
+            "number": None,
+            "digits": [],
             "digit": None,
             "confidence": None,
             "top": [],
@@ -115,6 +122,8 @@ def _json_line(name: str, result: Prediction | DigitBotError) -> str:
         }
     else:
         fields = {
+            "number": result.number,
+            "digits": [[reading.digit, round(reading.confidence, 6)] for reading in result.digits],
             "digit": result.digit,
             "confidence": round(result.confidence, 6),
             "top": [[digit, round(probability, 6)] for digit, probability in result.top],

@@ -38,6 +38,7 @@ class DigitReading:
     digit: int
     confidence: float  # the model's probability for `digit`, 0-1
     top: tuple[tuple[int, float], ...]  # the best guesses, most likely first
+    is_sure: bool  # confidence reached the configured threshold
     model_input: np.ndarray  # the (28, 28) float32 picture the model saw, white ink on black
 
 
@@ -150,7 +151,14 @@ class Recognizer:
     def _digit_reading(self, tensor: np.ndarray, probabilities: np.ndarray) -> DigitReading:
         order = np.argsort(probabilities)[::-1][:TOP_GUESSES]
         top = tuple((int(digit), float(probabilities[digit])) for digit in order)
-        return DigitReading(digit=top[0][0], confidence=top[0][1], top=top, model_input=tensor[:, :, 0])
+        digit, confidence = top[0]
+        return DigitReading(
+            digit=digit,
+            confidence=confidence,
+            top=top,
+            is_sure=confidence >= self.confidence_threshold,
+            model_input=tensor[:, :, 0],
+        )
 
     def _prediction(self, digits: tuple[DigitReading, ...], timings: Timings) -> Prediction:
         confidence = float(np.prod([reading.confidence for reading in digits]))

@@ -19,10 +19,12 @@ from bot.errors import (
     NoDigitFound,
     NoPicture,
     NotAnImage,
+    NotOneNumber,
     ShuttingDown,
     SlowDown,
     UnreadableFile,
 )
+from bot.imaging import MAX_DIGITS
 from bot.recognizer import Prediction
 from bot.stats import LiveStats, ModelCard
 
@@ -30,10 +32,28 @@ MODEL_INPUT_SCALE = 8  # 28 px → 224 px: big enough to see in a chat, still cr
 MODEL_INPUT_NAME = "what-the-model-saw.png"
 CONFUSION_MATRIX_NAME = "confusion-matrix.png"
 WRITING_TIPS = "Tip: one digit, written large and dark on plain paper, filling most of the picture."
+NUMBER_TIPS = "Tip: write the number large and dark on plain paper, on one line, its digits a little apart."
 INTRODUCTION = (
-    "I read the handwritten digit in a picture and say how sure I am.",
-    "Send a photo or drawing of one digit; I answer with the digit, my confidence and my top 3 guesses.",
+    "I read the handwritten digit in a picture, or every digit of a number, and say how sure I am.",
+    f"Send a photo or drawing of one digit or of one number (up to {MAX_DIGITS} digits, on one line); I answer with "
+    "what I read, how sure I am and my best guesses.",
 )
+ORDINALS = (
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+)
+STRIP_WIDTH = 1200  # pixels: the preview of a long number is scaled down to fit a chat's picture
+DIGIT_SPACING = 4  # pixels between the digits of the preview
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,8 @@ def top_guesses(prediction: Prediction) -> str:
 
 def prediction_reply(prediction: Prediction, source_name: str | None = None) -> Reply:
     source = (f"Picture: {source_name}",) if source_name else ()
+    if len(prediction.digits) > 1:
+        return _number_reply(prediction, source)
     picture = model_input_png(prediction.model_inputs[0])
     if prediction.is_sure:
         return Reply(
@@ -89,6 +111,44 @@ def prediction_reply(prediction: Prediction, source_name: str | None = None) -> 
     )
 
 
+def _number_reply(prediction: Prediction, source: tuple[str, ...]) -> Reply:
+    """A number of several digits: the digits read, how sure, and the digits in doubt with their best two guesses."""
+    digit_by_digit = "Digit by digit: " + ", ".join(
+        f"{reading.digit} ({percent(reading.confidence)})" for reading in prediction.digits
+    )
+    strip = model_inputs_png(prediction.model_inputs)
+    if prediction.is_sure:
+        return Reply(
+            headline=f"{prediction.number} — {percent(prediction.confidence)} sure",
+            details=(digit_by_digit, *source),
+            picture_png=strip,
+            picture_name=MODEL_INPUT_NAME,
+            answer=prediction.number,
+        )
+    doubtful = _doubtful_places(prediction)
+    shown = "".join("?" if place in doubtful else str(reading.digit) for place, reading in enumerate(prediction.digits))
+    doubts = "; ".join(
+        f"the {ORDINALS[place]} digit: "
+        + " or ".join(f"{digit} ({percent(probability, 0)})" for digit, probability in prediction.digits[place].top[:2])
+        for place in doubtful
+    )
+    return Reply(
+        headline=f"{shown} — not sure about {doubts}",
+        details=(digit_by_digit, NUMBER_TIPS, *source),
+        picture_png=strip,
+        picture_name=MODEL_INPUT_NAME,
+        answer=prediction.number,
+    )
+
+
+def _doubtful_places(prediction: Prediction) -> list[int]:
+    """The digits not read surely; when each is but the number is not, the least sure of them."""
+    unsure = [place for place, reading in enumerate(prediction.digits) if not reading.is_sure]
+    if unsure:
+        return unsure
+    return [min(range(len(prediction.digits)), key=lambda place: prediction.digits[place].confidence)]
+
+
 def error_reply(error: DigitBotError, source_name: str | None = None) -> Reply:
     headline, advice = _error_words(error)
     source = (f"Picture: {source_name}",) if source_name else ()
@@ -104,6 +164,10 @@ def _error_words(error: DigitBotError) -> tuple[str, str]:
         return "That picture seems to be broken (cut off or damaged).", "Try saving it again and sending it once more."
     if isinstance(error, NoDigitFound):
         return "I couldn't find a digit in that picture.", WRITING_TIPS
+    if isinstance(error, NotOneNumber):
+        return "That looks like more than one number.", (
+            f"Send one number at a time: up to {MAX_DIGITS} digits, written on one line."
+        )
     if isinstance(error, NoPicture):
         return "There's no picture for me to read.", (
             "Attach an image of one digit to your message, or reply to a message that has one."
@@ -165,10 +229,16 @@ def help_reply(command_lines: Sequence[str]) -> Reply:
 
 
 def model_input_png(model_input: np.ndarray) -> bytes:
-    pixels = np.clip(model_input * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    image = Image.fromarray(pixels, mode="L").resize(
-        (28 * MODEL_INPUT_SCALE, 28 * MODEL_INPUT_SCALE), Image.Resampling.NEAREST
-    )
+    return model_inputs_png((model_input,))
+
+
+def model_inputs_png(model_inputs: Sequence[np.ndarray]) -> bytes:
+    """What the model saw, digit by digit left to right, enlarged (less for a long number) on one strip."""
+    gap = np.full((28, DIGIT_SPACING), 0.5, dtype=np.float32)  # grey: no digit's ink
+    strip = np.hstack([part for model_input in model_inputs for part in (gap, model_input)][1:])
+    pixels = np.clip(strip * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    scale = max(1, min(MODEL_INPUT_SCALE, STRIP_WIDTH // strip.shape[1]))
+    image = Image.fromarray(pixels, mode="L").resize((strip.shape[1] * scale, 28 * scale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()

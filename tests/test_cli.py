@@ -17,6 +17,7 @@ from PIL import Image
 from bot.console import ConsoleChat
 from bot.service import DigitService
 from bot.settings import load_settings
+from model_training.number_pictures import Writing, number_picture
 from tests.conftest import temporary_database_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,18 @@ def digit_pictures(tmp_path_factory, mnist_test_split) -> dict[int, object]:
 
 
 @pytest.fixture(scope="module")
+def number_picture_file(tmp_path_factory, mnist_test_split) -> tuple[str, object]:
+    """A drawing of a 4-digit number written with MNIST test digits, and the digits written."""
+    images, labels = mnist_test_split
+    chosen = [int(np.flatnonzero(labels == digit)[0]) for digit in (2, 0, 2, 4)]
+    rng = np.random.default_rng(0)
+    picture = number_picture(images[chosen], [2, 0, 2, 4], "drawing_png", Writing(), rng)
+    path = tmp_path_factory.mktemp("numbers") / "number.png"
+    path.write_bytes(picture)
+    return "2024", path
+
+
+@pytest.fixture(scope="module")
 def not_pictures(tmp_path_factory) -> dict[str, object]:
     folder = tmp_path_factory.mktemp("not-pictures")
     text = folder / "notes.txt"
@@ -80,10 +93,31 @@ def test_predict_json_gives_one_object_per_file(digit_pictures, not_pictures):
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [answer["file"] for answer in answers] == list(map(str, files))
     first, text, last = answers
-    assert set(first) == {"file", "digit", "confidence", "top", "sure", "error"}
-    assert (first["digit"], first["error"], last["digit"]) == (0, None, 9)
+    assert set(first) == {"file", "number", "digits", "digit", "confidence", "top", "sure", "error"}
+    assert (first["digit"], first["number"], first["error"], last["digit"], last["number"]) == (0, "0", None, 9, "9")
     assert 0 <= first["confidence"] <= 1 and len(first["top"]) == 3 and first["top"][0][0] == 0
+    assert first["digits"] == [[0, first["confidence"]]]
     assert text["digit"] is None and text["confidence"] is None and "isn't a picture" in text["error"]
+    assert text["number"] is None and text["digits"] == []
+
+
+def test_predict_json_gives_every_digit_of_a_number(number_picture_file, digit_pictures):
+    written, path = number_picture_file
+    result = run_bot("predict", "--json", str(path), str(digit_pictures[3]))
+    assert result.returncode == 0, result.stderr
+    number, single = (json.loads(line) for line in result.stdout.splitlines())
+    assert (number["number"], number["digit"], number["top"], number["error"]) == (written, None, [], None)
+    assert [digit for digit, _ in number["digits"]] == [2, 0, 2, 4]
+    assert number["confidence"] <= min(confidence for _, confidence in number["digits"])
+    assert number["sure"] == (number["confidence"] >= load_settings().confidence_threshold)
+    assert (single["number"], single["digit"]) == ("3", 3)
+
+
+def test_predict_prints_the_number_read(number_picture_file):
+    written, path = number_picture_file
+    result = run_bot("predict", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{path}: {written} — ") and "sure" in result.stdout
 
 
 @pytest.mark.parametrize(("kind", "words"), [("text", "isn't a picture"), ("broken", "broken"), ("missing", "no file")])
