@@ -3,6 +3,8 @@ in a 20×20 box and centred by mass in 28×28: the tensor the model reads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 
@@ -22,9 +24,33 @@ THINNEST_MNIST_STROKE = 7.0  # pixels at FRAMING_SIDE: MNIST's 10th percentile
 TYPICAL_MNIST_STROKE = 10.0  # MNIST's median
 
 
+@dataclass(frozen=True)
+class _InkOnPage:
+    """What the search image holds: the page (as `_estimate_paper` gives it), the ink's tone, how far each pixel
+    strays darker than the page (ink dark side up), the page's noise, and the mask of what counts as ink."""
+
+    paper: Image.Image
+    ink_is_dark: bool
+    ink: np.ndarray
+    noise: float
+    mask: np.ndarray
+
+
 def to_mnist_tensor(image: Image.Image) -> np.ndarray:
     """float32 (28, 28, 1) in [0, 1], white ink on black, framed the way MNIST was: raises NoDigitFound."""
     search = _shrink(image, SEARCH_SIDE)
+    found = _ink_on_page(search)
+    components = _Components(_without_rules(found.mask), found.ink)
+    digit = components.digit()
+    if digit is None:
+        raise NoDigitFound("nothing on the picture is shaped like a digit")
+    box, mask = components.box_and_mask(digit)
+    framing = _frame(image, search.size, box, mask, found.paper, found.noise, found.ink_is_dark)
+    return _center_by_mass(_mnist_stroke_width(framing))[:, :, np.newaxis]
+
+
+def _ink_on_page(search: Image.Image) -> _InkOnPage:
+    """The page and the ink on the search image; raises NoDigitFound if nothing stands out from the page's noise."""
     pixels = np.asarray(search, dtype=np.float32)
     paper, ink_is_dark = _estimate_paper(search, pixels)
     if not ink_is_dark:
@@ -35,12 +61,7 @@ def to_mnist_tensor(image: Image.Image) -> np.ndarray:
     contrast = _strongest(ink)
     if contrast < MIN_INK_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
         raise NoDigitFound("nothing on the picture stands out from the page")
-    components = _Components(_without_rules(ink > max(INK_THRESHOLD * contrast, 3.0 * noise)), ink)
-    digit = components.digit()
-    if digit is None:
-        raise NoDigitFound("nothing on the picture is shaped like a digit")
-    framing = _frame(image, search.size, *components.box_and_mask(digit), paper, noise, ink_is_dark)
-    return _center_by_mass(_mnist_stroke_width(framing))[:, :, np.newaxis]
+    return _InkOnPage(paper, ink_is_dark, ink, noise, ink > max(INK_THRESHOLD * contrast, 3.0 * noise))
 
 
 def _page_noise(difference: np.ndarray) -> float:
