@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,10 +20,11 @@ from bot.imaging.framing import (
     _center_by_mass,
     _frame,
     _mnist_stroke_width,
+    _page_noise,
     to_mnist_tensor,
 )
 from bot.imaging.page import INK_THRESHOLD, _estimate_paper, _paper_levels
-from bot.imaging.pixels import _quantiles, _shrink, _sliding, _strongest
+from bot.imaging.pixels import _shrink, _sliding, _strongest
 
 MAX_DIGITS = 12
 PIECE_SCORE = 0.02  # of the best mark's score: fainter or smaller marks are specks, not strokes
@@ -38,8 +40,8 @@ STACKED_GAP = 0.3  # of the taller one's height: pieces one above the other, no 
 STACKED_WIDTHS = 2.0  # pieces of one digit one above the other: neither is more than this many times the other's width
 UNDERLINE_LENGTH = 1.3  # line heights: a flat stroke this long is an underline, not a 7's bar or a 5's cap
 GLUING_RUN = 0.8  # line heights: in a mark as wide as several digits, rows of ink this long are a line under them
-ONE_DIGIT_WIDE = 1.0  # width over height: the ink of a number no wider than this may be one digit in pieces
-TWO_DIGITS_WIDE = 0.7  # width over height: ink narrower than this holds one digit, never two that touch
+ONE_DIGIT_WIDE = 1.4  # width over height: ink no wider than this may be one digit (a wide 7, a digit in pieces)
+TWO_DIGITS_WIDE = 0.9  # width over height: ink narrower than this holds one digit, never two that touch
 NARROWEST_PART = 0.12  # of the ink's height: no digit is narrower (a 1 is about this narrow), nor any cut closer
 WIDEST_PART = 1.3  # of the ink's height: no digit is wider
 MOST_CUTS = 6  # places where touching digits may meet, per stretch of ink
@@ -82,6 +84,7 @@ class _Ink:
 
     components: _Components
     marks: _Marks | None  # None when nothing on the picture may be a digit
+    as_found: _Components  # before underlines were taken away: what `to_mnist_tensor` finds
     search_size: tuple[int, int]
     paper: Image.Image
     noise: float
@@ -101,8 +104,10 @@ def to_number_tensors(image: Image.Image) -> NumberInk:
 
 
 def _number_ink(image: Image.Image) -> NumberInk:
-    ink = _find_ink(image)
+    ink = first_look = _find_ink(image)
     labels = _digit_groups(ink.marks)
+    if len(labels) == 1 and _digit_shaped(ink.components.box_and_mask(labels[0])[0]):
+        return NumberInk(1, {(0, 1): _single_digit(image, ink)}, ())
     closer = _closer_look(image, ink, labels)
     writing = image
     if closer is not None:
@@ -116,12 +121,21 @@ def _number_ink(image: Image.Image) -> NumberInk:
     for group_labels in labels:
         box, mask = ink.components.box_and_mask(group_labels)
         groups.append(_Group(box, mask, _cut_places(mask)))
-    number = _segments(writing, ink, groups, line_height)
-    left, top = min(group.box[0] for group in groups), min(group.box[1] for group in groups)
-    right, bottom = max(group.box[2] for group in groups), max(group.box[3] for group in groups)
-    if right - left <= ONE_DIGIT_WIDE * (bottom - top) or (0, number.places) in number.segments:
-        number.segments[0, number.places] = to_mnist_tensor(image)  # a digit in pieces, read as today
-    return number
+    return _segments(writing, ink, groups, line_height, lambda: _single_digit(image, first_look))
+
+
+def _single_digit(image: Image.Image, ink: _Ink) -> np.ndarray:
+    """The picture framed as one digit, exactly as `to_mnist_tensor` frames it, from the marks found at first look."""
+    digit = ink.as_found.digit()
+    if digit is None:
+        raise NoDigitFound("nothing on the picture is shaped like a digit")
+    framing = _frame(image, ink.search_size, *ink.as_found.box_and_mask(digit), ink.paper, ink.noise, ink.ink_is_dark)
+    return _center_by_mass(_mnist_stroke_width(framing))[:, :, np.newaxis]
+
+
+def _digit_shaped(box: tuple[int, int, int, int]) -> bool:
+    """Whether ink in this box may be one digit: no wider than ONE_DIGIT_WIDE times its height."""
+    return box[2] - box[0] <= ONE_DIGIT_WIDE * (box[3] - box[1])
 
 
 def _readable(number: NumberInk) -> bool:
@@ -173,20 +187,19 @@ def _find_ink(image: Image.Image, side: int | None = None) -> _Ink:
     if not ink_is_dark:
         pixels = 255.0 - pixels
     difference = _paper_levels(paper, search.size) - pixels
-    sample = difference[::4, ::4]
-    noise = 1.4826 * _quantiles(np.abs(sample - _quantiles(sample, 0.5)[0]), 0.5)[0]
+    noise = _page_noise(difference)
     ink = np.maximum(difference, 0.0)
     contrast = _strongest(ink)
     if contrast < MIN_INK_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
         raise NoDigitFound("nothing on the picture stands out from the page")
     runs = _without_rules(ink > max(INK_THRESHOLD * contrast, 3.0 * noise))
-    components = _Components(runs, ink)
+    components = as_found = _Components(runs, ink)
     marks = _marks(components)
     underlined = _without_underlines(components, marks)
     if underlined is not None:
         components = _Components(underlined, ink)
         marks = _marks(components)
-    return _Ink(components, marks, search.size, paper, noise, ink_is_dark)
+    return _Ink(components, marks, as_found, search.size, paper, noise, ink_is_dark)
 
 
 def _fitted(image: Image.Image, side: int) -> Image.Image:
@@ -401,12 +414,22 @@ def _mark_columns(marks: _Marks, group: list[int]) -> np.ndarray:
     return marks.columns[[label for mark in group for label in marks.members[mark]]].any(axis=0)
 
 
-def _segments(image: Image.Image, ink: _Ink, groups: list[_Group], line_height: float) -> NumberInk:
+def _segments(
+    image: Image.Image,
+    ink: _Ink,
+    groups: list[_Group],
+    line_height: float,
+    as_one_digit: Callable[[], np.ndarray],
+) -> NumberInk:
     """Every stretch of the line between two places that may hold one digit, framed: each group whole, the parts
-    between its cuts, and neighbours close enough to be one digit's strokes, if no wider than a digit."""
+    between its cuts, and neighbours close enough to be one digit's strokes, if no wider than a digit. All of the
+    line, when it may be one digit (in pieces), is framed by `as_one_digit`: as a single digit always was."""
     places = [(index, column) for index, group in enumerate(groups) for column in (0, *group.cuts)]
     places.append((len(groups), 0))
     gaps = [_gap(earlier, later) / line_height for earlier, later in itertools.pairwise(groups)]
+    left, top = min(group.box[0] for group in groups), min(group.box[1] for group in groups)
+    right, bottom = max(group.box[2] for group in groups), max(group.box[3] for group in groups)
+    digit_shaped = _digit_shaped((left, top, right, bottom))
     segments = {}
     for first, last in itertools.combinations(range(len(places)), 2):
         (start_group, start), (end_group, end) = places[first], places[last]
@@ -419,9 +442,10 @@ def _segments(image: Image.Image, ink: _Ink, groups: list[_Group], line_height: 
         fits = NARROWEST_PART * line_height <= right - left <= WIDEST_PART * line_height and all(
             gap <= JOINED_GAP for gap in joined_gaps
         )
-        if whole_group or fits:
+        everything = (first, last) == (0, len(places) - 1)
+        if whole_group or fits or (everything and digit_shaped):
             with contextlib.suppress(NoDigitFound):  # too faint to frame: not a way to read the number
-                segments[first, last] = _framed(image, ink, *_joined(parts))
+                segments[first, last] = as_one_digit() if everything else _framed(image, ink, *_joined(parts))
     odds = [
         _log_odds(CUT_BOUNDARY) if column else _log_odds(gaps[index - 1] / SURE_GAP) for index, column in places[1:-1]
     ]
