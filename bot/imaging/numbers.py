@@ -31,6 +31,7 @@ PIECE_SCORE = 0.02  # of the best mark's score: fainter or smaller marks are spe
 PIECE_SPAN = 0.2  # of the best mark's span
 DIGIT_HEIGHT = 0.45  # of the line's height: a mark this tall may be a digit of its own; a shorter one is a piece
 TALLEST_DIGIT = 2.0  # line heights: a mark taller than this is not one of the number's digits
+LINE_SPACING = 0.5  # line heights: two lines of writing are at least this far apart
 BORDER_WEIGHT = 0.1  # marks cut by the picture's edge are rarely the number: its line weighs them this much
 LINE_GAP = 2.5  # line heights: a digit further than this from the others is a stray mark, not part of the number
 LINE_OVERLAP = 0.3  # of the shorter one's height: neighbours on one line share at least this much of their rows
@@ -382,10 +383,22 @@ def _refuse_other_lines(marks: _Marks, others: np.ndarray, on_line: np.ndarray, 
         & (marks.heights <= 1.6 * line_height)
         & (marks.score >= 0.3 * float(np.median(marks.score[on_line])))
     )
-    across = marks.right[on_line].max() - marks.left[on_line].min()
-    down = marks.bottom[on_line].max() - marks.top[on_line].min()
-    if np.count_nonzero(another_line) >= 2 and across > down:  # the pieces of one digit are no line of digits
+    if np.count_nonzero(another_line) < 2:
+        return
+    # Two lines of digits are each wider than one digit and lie apart; the pieces of one digit, stacked, do not.
+    line, other = _box_of(marks, on_line), _box_of(marks, another_line)
+    apart = max(other[1] - line[3], line[1] - other[3]) >= LINE_SPACING * line_height
+    if apart and not _digit_shaped(line) and not _digit_shaped(other):
         raise NotOneNumber("writing on several lines")
+
+
+def _box_of(marks: _Marks, chosen: np.ndarray) -> tuple[int, int, int, int]:
+    return (
+        int(marks.left[chosen].min()),
+        int(marks.top[chosen].min()),
+        int(marks.right[chosen].max()),
+        int(marks.bottom[chosen].max()),
+    )
 
 
 def _ink_columns(components: _Components) -> np.ndarray:
