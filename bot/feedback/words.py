@@ -57,7 +57,7 @@ def nothing_to_rate_reply(prefix: str) -> Reply:
 
 
 def forgotten_reply(answers_deleted: int) -> Reply:
-    kept = "Counts without names (pictures read, time per picture, how many answers were right) stay."
+    kept = "Counts without names (pictures read, time per picture) stay; your verdicts leave the stats too."
     if not answers_deleted:
         return Reply(headline="I had nothing of yours to delete.", details=(kept,))
     noun = "answer" if answers_deleted == 1 else "answers"
