@@ -13,18 +13,9 @@ import numpy as np
 from PIL import Image
 
 from bot.errors import NoDigitFound, NotOneNumber
-from bot.imaging.decoding import MIN_INK_CONTRAST
 from bot.imaging.finding import FLAT_STROKE, SEARCH_SIDE, _Components, _Runs, _without_rules
-from bot.imaging.framing import (
-    MIN_SIGNAL_TO_NOISE,
-    _center_by_mass,
-    _frame,
-    _mnist_stroke_width,
-    _page_noise,
-    to_mnist_tensor,
-)
-from bot.imaging.page import INK_THRESHOLD, _estimate_paper, _paper_levels
-from bot.imaging.pixels import _shrink, _sliding, _strongest
+from bot.imaging.framing import _center_by_mass, _frame, _ink_on_page, _mnist_stroke_width, to_mnist_tensor
+from bot.imaging.pixels import _shrink, _sliding
 
 MAX_DIGITS = 12
 PIECE_SCORE = 0.02  # of the best mark's score: fainter or smaller marks are specks, not strokes
@@ -183,24 +174,15 @@ def _find_ink(image: Image.Image, side: int | None = None) -> _Ink:
     """The ink's marks without ruled lines, as `to_mnist_tensor` finds them: on its search image, or on the picture
     scaled to `side` pixels on its longest side."""
     search = _shrink(image, SEARCH_SIDE) if side is None else _fitted(image, side)
-    pixels = np.asarray(search, dtype=np.float32)
-    paper, ink_is_dark = _estimate_paper(search, pixels)
-    if not ink_is_dark:
-        pixels = 255.0 - pixels
-    difference = _paper_levels(paper, search.size) - pixels
-    noise = _page_noise(difference)
-    ink = np.maximum(difference, 0.0)
-    contrast = _strongest(ink)
-    if contrast < MIN_INK_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
-        raise NoDigitFound("nothing on the picture stands out from the page")
-    runs = _without_rules(ink > max(INK_THRESHOLD * contrast, 3.0 * noise))
-    components = as_found = _Components(runs, ink)
+    found = _ink_on_page(search)
+    runs = _without_rules(found.mask)
+    components = as_found = _Components(runs, found.ink)
     marks = _marks(components)
     underlined = _without_underlines(components, marks)
     if underlined is not None:
-        components = _Components(underlined, ink)
+        components = _Components(underlined, found.ink)
         marks = _marks(components)
-    return _Ink(components, marks, as_found, search.size, paper, noise, ink_is_dark)
+    return _Ink(components, marks, as_found, search.size, found.paper, found.noise, found.ink_is_dark)
 
 
 def _fitted(image: Image.Image, side: int) -> Image.Image:
