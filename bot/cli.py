@@ -8,15 +8,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.discord.settings import DiscordSettings, read_discord_settings
 from bot.errors import DigitBotError
 from bot.feedback.corrections import add_corrections_command, print_corrections
-from bot.lifecycle import FrontEnd
+from bot.pictures import Picture
 from bot.recognizer import Prediction, Recognizer
 from bot.replies import error_reply, prediction_reply
-from bot.service import DigitService, Picture
 from bot.settings import (
     Settings,
     SettingsError,
@@ -26,6 +25,10 @@ from bot.settings import (
     read_environment,
 )
 from bot.telegram.settings import TelegramSettings, read_telegram_settings
+
+if TYPE_CHECKING:  # the service loads the database library: `predict` reads files without either
+    from bot.lifecycle import FrontEnd
+    from bot.service import DigitService
 
 EXIT_OK, EXIT_SOME_UNREAD, EXIT_USAGE = 0, 1, 2
 
@@ -140,6 +143,8 @@ def run_console(settings: Settings) -> int:
         "No DISCORD_TOKEN or TELEGRAM_TOKEN set: starting the console chat (see README to run on Discord or Telegram).",
         file=sys.stderr,
     )
+    from bot.service import DigitService
+
     return ConsoleChat(DigitService.from_settings(settings)).run()
 
 
@@ -186,6 +191,7 @@ def run_chat_front_ends(
 async def serve_front_ends(settings: Settings, make_front_ends: Callable[[DigitService], list[FrontEnd]]) -> int:
     """The service and its front ends on this event loop, until SIGTERM, SIGINT or a failed start."""
     from bot.lifecycle import serve
+    from bot.service import DigitService
 
     service = DigitService.from_settings(settings)
     try:

@@ -27,10 +27,9 @@ from bot.feedback import words
 from bot.feedback.keeper import StoreKeeper
 from bot.feedback.retention import UnratedRetention
 from bot.feedback.store import FeedbackStore, StoredAnswer, WildStats, is_verdict, model_version, quantize
-from bot.imaging import ImageLimits
 from bot.limits import UserCooldowns, WorkLimits
-from bot.local_files import printable_path, read_picture_file
 from bot.metrics import ServiceMetrics
+from bot.pictures import Picture
 from bot.recognizer import Prediction, Recognizer
 from bot.replies import Reply, error_reply, help_reply, prediction_reply, stats_reply, unexpected_error_reply
 from bot.settings import Settings
@@ -42,28 +41,6 @@ T = TypeVar("T")
 MAX_PICTURES_PER_REQUEST = 10  # as many as one Discord message carries; more are named in the answer, not read
 CONSOLE_USER = "console"  # the one user of a console chat
 STORAGE_THREADS = 2  # verdicts, forgets and stats wait for the database here, never behind pictures being read
-
-
-@dataclass(frozen=True)
-class Picture:
-    """Bytes a user sent, with the name to show in the answer, or why they were refused before reading."""
-
-    data: bytes
-    name: str | None = None
-    refusal: DigitBotError | None = None  # e.g. too large to download, or a file that isn't there
-
-    @classmethod
-    def refused(cls, error: DigitBotError, name: str | None) -> Picture:
-        return cls(b"", name, error.with_traceback(None))  # a traceback would keep the refused bytes' frames alive
-
-    @classmethod
-    def from_file(cls, path: Path, limits: ImageLimits) -> Picture:
-        """A local file's bytes; anything but a regular file within the byte limit is refused before it is read."""
-        name = printable_path(path.name)
-        try:
-            return cls(read_picture_file(path, limits.max_bytes), name)
-        except DigitBotError as refusal:  # UnreadableFile or ImageTooLarge
-            return cls.refused(refusal, name)
 
 
 @dataclass(frozen=True)
