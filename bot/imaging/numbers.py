@@ -18,6 +18,9 @@ from bot.imaging.framing import _center_by_mass, _frame, _ink_on_page, _mnist_st
 from bot.imaging.pixels import _shrink, _sliding
 
 MAX_DIGITS = 12
+FRAME_SIDE_WIDTH = 0.15  # of its height: a side of a box drawn around the writing is a thin stroke,
+FRAME_SIDE_ALIGNMENT = 0.1  # of its height: both sides start and end together,
+FRAME_SIDE_HEIGHT = 1.25  # times the tallest mark between them: and they are taller than the writing they enclose
 PIECE_SCORE = 0.02  # of the best mark's score: fainter or smaller marks are specks, not strokes
 PIECE_SPAN = 0.2  # of the best mark's span
 DIGIT_HEIGHT = 0.45  # of the line's height: a mark this tall may be a digit of its own; a shorter one is a piece
@@ -303,6 +306,7 @@ def _digit_groups(marks: _Marks | None, number_box: tuple[float, ...] | None = N
     if number_box is not None:
         tall &= _within(marks, number_box)
     on_line = _heaviest_line(marks, tall, line_height)
+    on_line &= ~_frame_sides(marks, on_line)
     _refuse_other_lines(marks, tall & ~on_line, on_line, line_height)
     groups = [[int(mark)] for mark in np.flatnonzero(on_line)]
     underline = marks.flat & (marks.widths > UNDERLINE_LENGTH * line_height)
@@ -312,6 +316,32 @@ def _digit_groups(marks: _Marks | None, number_box: tuple[float, ...] | None = N
             groups[host].append(int(mark))
     groups.sort(key=lambda group: float(marks.left[group[0]] + marks.right[group[0]]))
     return [np.array(sorted(label for mark in group for label in marks.members[mark])) for group in groups]
+
+
+def _frame_sides(marks: _Marks, on_line: np.ndarray) -> np.ndarray:
+    """The first and last marks of the line when they are the two sides of a box drawn around the writing (a
+    canvas's border too thin to stay joined at search size): thin strokes of one height, aligned, taller than every
+    mark between them, which they enclose."""
+    sides = np.zeros_like(on_line)
+    line = np.flatnonzero(on_line)
+    if line.size < 3:
+        return sides
+    line = line[np.argsort(marks.left[line] + marks.right[line])]
+    first, last, inner = line[0], line[-1], line[1:-1]
+    height = max(marks.heights[first], marks.heights[last])
+    thin = max(marks.widths[first], marks.widths[last]) <= FRAME_SIDE_WIDTH * height
+    aligned = (
+        abs(marks.top[first] - marks.top[last]) <= FRAME_SIDE_ALIGNMENT * height
+        and abs(marks.bottom[first] - marks.bottom[last]) <= FRAME_SIDE_ALIGNMENT * height
+    )
+    enclosing = (
+        marks.top[inner].min() >= max(marks.top[first], marks.top[last])
+        and marks.bottom[inner].max() <= min(marks.bottom[first], marks.bottom[last])
+        and marks.heights[inner].max() * FRAME_SIDE_HEIGHT <= min(marks.heights[first], marks.heights[last])
+    )
+    if thin and aligned and enclosing:
+        sides[[first, last]] = True
+    return sides
 
 
 def _within(marks: _Marks, box: tuple[float, ...]) -> np.ndarray:
