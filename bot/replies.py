@@ -31,7 +31,7 @@ from bot.stats import LiveStats, ModelCard
 MODEL_INPUT_SCALE = 8  # 28 px → 224 px: big enough to see in a chat, still crisp with nearest-neighbour
 MODEL_INPUT_NAME = "what-the-model-saw.png"
 CONFUSION_MATRIX_NAME = "confusion-matrix.png"
-WRITING_TIPS = "Tip: one digit, written large and dark on plain paper, filling most of the picture."
+WRITING_TIPS = "Tip: one digit or one number, written large and dark on plain paper, filling most of the picture."
 NUMBER_TIPS = "Tip: write the number large and dark on plain paper, on one line, its digits a little apart."
 INTRODUCTION = (
     "I read the handwritten digit in a picture, or every digit of a number, and say how sure I am.",
@@ -157,7 +157,10 @@ def error_reply(error: DigitBotError, source_name: str | None = None) -> Reply:
 
 def _error_words(error: DigitBotError) -> tuple[str, str]:
     if isinstance(error, NotAnImage):
-        return "That isn't a picture I can read.", "Send a PNG, JPEG, WebP, GIF, BMP or TIFF image of one digit."
+        return (
+            "That isn't a picture I can read.",
+            "Send a PNG, JPEG, WebP, GIF, BMP or TIFF image of a digit or a number.",
+        )
     if isinstance(error, ImageTooLarge):
         return "That picture is too large for me.", f"{_limit_words(error)} Send a smaller photo or a screenshot."
     if isinstance(error, BrokenImage):
@@ -170,7 +173,7 @@ def _error_words(error: DigitBotError) -> tuple[str, str]:
         )
     if isinstance(error, NoPicture):
         return "There's no picture for me to read.", (
-            "Attach an image of one digit to your message, or reply to a message that has one."
+            "Attach an image of a digit or a number to your message, or reply to a message that has one."
         )
     if isinstance(error, DownloadFailed):
         return "I couldn't get that picture from the chat.", "Please send it again in a moment."
