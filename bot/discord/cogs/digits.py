@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import DigitBot
+from bot.discord.messages import replied_to
 from bot.discord.rendering import Destination, send_replies
 from bot.downloads import download_capped
 from bot.replies import Reply
@@ -37,7 +38,10 @@ class Digits(commands.Cog):
     async def predict(self, ctx: commands.Context[DigitBot], image: discord.Attachment | None = None) -> None:
         """Read the digit in each attached picture, or in the pictures of the message you reply to."""
         # discord.py puts `/predict`'s image in ctx.message.attachments too, next to every picture of `!predict`.
-        attachments = ctx.message.attachments or await self._replied_to_attachments(ctx.message)
+        attachments = ctx.message.attachments
+        if not attachments:  # a reply to a message deleted or out of reach: the answer says there is no picture
+            replied = await replied_to(ctx.message)
+            attachments = replied.attachments if replied is not None else []
         await ctx.defer()  # only does something for /predict: "thinking…" while the picture is fetched
         await self._read_and_answer(ctx, ctx.author, attachments, automatic=False)
 
@@ -85,18 +89,6 @@ class Digits(commands.Cog):
     def _reads_everything_in(self, channel: discord.abc.Messageable) -> bool:
         auto_read = self.settings.auto_predict_channels
         return isinstance(channel, discord.DMChannel) or getattr(channel, "id", None) in auto_read
-
-    async def _replied_to_attachments(self, message: discord.Message) -> list[discord.Attachment]:
-        reference = message.reference
-        if reference is None or reference.message_id is None:
-            return []
-        replied = reference.resolved
-        if not isinstance(replied, discord.Message):
-            try:
-                replied = await message.channel.fetch_message(reference.message_id)
-            except discord.HTTPException:
-                return []  # deleted or out of reach: the answer says there is no picture
-        return replied.attachments
 
     async def _read_and_answer(
         self,

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import DigitBot
+from bot.discord.messages import replied_to
 from bot.discord.rendering import send_replies
 from bot.discord.verdicts import DigitSelect, VerdictButton, answers_on, discord_user, mark_answer
 from bot.replies import Reply
@@ -60,17 +61,9 @@ class Feedback(commands.Cog):
 
     async def _answer_meant(self, ctx: commands.Context[DigitBot]) -> discord.Message | None:
         """The bot's message replied to, or (for /correct, which cannot reply) its latest answer to this user here."""
-        reference = ctx.message.reference if ctx.interaction is None else None
-        if reference is not None and reference.message_id is not None:
-            replied = reference.resolved
-            if not isinstance(replied, discord.Message):
-                try:
-                    replied = await ctx.channel.fetch_message(reference.message_id)
-                except discord.HTTPException:
-                    return None
-            return replied if self._is_an_answer(replied) else None
         if ctx.interaction is None:
-            return None
+            replied = await replied_to(ctx.message)
+            return replied if replied is not None and self._is_an_answer(replied) else None
         try:
             async for message in ctx.channel.history(limit=HISTORY_SEARCHED):
                 if self._is_an_answer(message) and _asked_by(message) == ctx.author.id:
