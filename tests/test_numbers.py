@@ -13,7 +13,7 @@ from PIL import Image
 from bot.errors import NotOneNumber
 from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor, to_number_tensors
 from bot.recognizer import Prediction
-from model_training.chat_pictures import render_chat_picture, rendered_examples
+from model_training.chat_pictures import plain_png, render_chat_picture, rendered_examples
 from model_training.number_pictures import STYLES, Writing, number_picture, number_strip
 
 NUMBERS_PER_CASE = 12
@@ -130,3 +130,42 @@ def test_the_border_of_a_drawing_apps_canvas_is_not_read_as_digits(recognizer, m
     ]
     several = [result.number for result in recognizer.read_many(pictures) if len(getattr(result, "number", "")) > 1]
     assert len(several) <= 2, several
+
+
+def on_ruled_page_with_margin(strip: np.ndarray) -> bytes:
+    """The strip written in black on a ruled page whose margin line runs down the whole page through its first digit,
+    as when a number is written right at the margin. The page is shot from afar: the rules fade at search size."""
+    canvas = np.full((900, 1200), 245.0, dtype=np.float32)
+    canvas[20::45, :] = 150.0  # the rules, a pixel thin
+    digits_tall = 64
+    ink = np.asarray(
+        Image.fromarray(strip).resize((round(strip.shape[1] * digits_tall / 28), digits_tall), Image.Resampling.BICUBIC)
+    )
+    top, left = 20 + 45 * 9 - digits_tall + 12, 200
+    area = canvas[top : top + ink.shape[0], left : left + ink.shape[1]]
+    area[:] = np.minimum(area, 255.0 - np.clip(ink, 0, 255))
+    first_ink = left + int(np.flatnonzero(ink.max(axis=0) > 128)[0])
+    canvas[:, first_ink + 4 : first_ink + 6] = np.minimum(canvas[:, first_ink + 4 : first_ink + 6], 140.0)
+    buffer = io.BytesIO()
+    Image.fromarray(canvas.astype(np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_number_written_across_a_notebooks_margin_line_reads_whole(recognizer, mnist_test_split):
+    """The margin is one long line down the page, no digit: the first digit it crosses is read, nothing glued to it."""
+    images, labels = mnist_test_split
+    examples = []
+    for seed in range(8):
+        rng = np.random.default_rng([31, seed])
+        chosen = rng.choice(len(images), size=4, replace=False)
+        strip = number_strip(images[chosen], labels[chosen].tolist(), Writing(), rng)
+        examples.append(("".join(str(label) for label in labels[chosen]), on_ruled_page_with_margin(strip)))
+    assert exact_share(recognizer, examples) >= 0.75
+
+
+def test_a_faint_digit_in_its_own_tiny_file_is_one_digit(recognizer, mnist_test_split):
+    """MNIST's own 28×28 files: a faint digit breaks into specks a few pixels tall, which are no number (these two
+    8s were refused as "writing on several lines")."""
+    images, labels = mnist_test_split
+    for index in (5940, 9116):
+        assert recognizer.read(plain_png(images[index], inverted=False)).number == str(labels[index])

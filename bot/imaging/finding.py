@@ -11,6 +11,8 @@ SEARCH_SIDE = 256  # longest side of the image the digit is searched on
 RULE_LENGTH = 0.35  # of the picture's width: longer runs on several thin bands of rows are ruled lines
 RULE_THICKNESS = 0.015  # of the picture's height
 RULED_LINES = 3
+MARGIN_LENGTH = 0.6  # of the picture's height: a ruled page's margin runs down most of it, far longer than a digit
+MARGIN_LINES = 2
 RULE_PIECE = 0.06  # of the picture's width: a run this long on a rule's rows is a piece of it, not a stroke across it
 FLAT_STROKE = 3.0  # a mark this many times wider than tall is a bar or a piece of a rule, never a digit alone
 FRAME_CANDIDATES = 16
@@ -39,19 +41,24 @@ class _Runs:
         return _Runs(self.rows[keep], self.starts[keep], self.ends[keep], self.shape)
 
 
-def _without_rules(mask: np.ndarray) -> _Runs:
-    """The mask's runs without notebook rules, nor the lines of squared paper (rules turned a quarter).
+def _without_rules(mask: np.ndarray, least_rules: int = RULED_LINES) -> _Runs:
+    """The mask's runs without notebook rules, nor the lines of squared paper (rules turned a quarter), nor a ruled
+    page's margin line.
 
-    Both are found on the whole mask: the lines of one direction cut those of the other into short pieces.
+    Both are found on the whole mask: the lines of one direction cut those of the other into short pieces. A part
+    of a page known to be ruled may show fewer rules than it takes to tell a page is ruled: `least_rules` says how
+    many.
     """
     runs = _runs(mask)
-    across = _ruled_lines(runs)
+    across = _ruled_lines(runs, least_rules)
     if not across.any():
         return runs  # a page without rules has no squares either: most pictures skip the second look
     columns = _runs(mask.T)
     down = _ruled_lines(columns)
     if not down.any():
-        return runs.subset(~across)
+        down = _margin_lines(columns)
+        if not down.any():
+            return runs.subset(~across)
     return _runs(_mask_of(runs.subset(~across)) & ~_mask_of(columns.subset(down)).T)
 
 
@@ -62,23 +69,37 @@ def _mask_of(runs: _Runs) -> np.ndarray:
     return np.cumsum(edges, axis=1)[:, :-1] > 0
 
 
-def _ruled_lines(runs: _Runs) -> np.ndarray:
+def _ruled_lines(runs: _Runs, least_rules: int = RULED_LINES) -> np.ndarray:
     """Which runs are rules: long runs on several thin bands of rows (a digit's bar is one band, a frame two)."""
     long = runs.ends - runs.starts >= RULE_LENGTH * runs.shape[1]
     rule_rows = np.unique(runs.rows[long])
     no_rules = np.zeros(runs.rows.size, dtype=bool)
-    if rule_rows.size < 2:
+    if rule_rows.size < min(2, least_rules):
         return no_rules
     band_starts = np.flatnonzero(np.diff(rule_rows, prepend=-2) > 1)
     band_sizes = np.diff(band_starts, append=rule_rows.size)
     thin = band_sizes <= max(2, RULE_THICKNESS * runs.shape[0])
-    if np.count_nonzero(thin) < RULED_LINES:
+    if np.count_nonzero(thin) < least_rules:
         return no_rules
     thin_rows = np.zeros(runs.shape[0], dtype=bool)
     thin_rows[rule_rows[np.repeat(thin, band_sizes)]] = True
     # A rule fading in and out leaves pieces: on its rows only short runs, strokes crossing it, stay.
     piece = runs.ends - runs.starts >= RULE_PIECE * runs.shape[1]
     return piece & thin_rows[runs.rows]
+
+
+def _margin_lines(columns: _Runs) -> np.ndarray:
+    """Which runs of a ruled page's columns are its margin: one or two thin lines down most of the picture, longer
+    than any digit written between its rules."""
+    long = columns.ends - columns.starts >= MARGIN_LENGTH * columns.shape[1]
+    line_columns = np.unique(columns.rows[long])
+    if line_columns.size == 0:
+        return long
+    band_starts = np.flatnonzero(np.diff(line_columns, prepend=-2) > 1)
+    band_sizes = np.diff(band_starts, append=line_columns.size)
+    if band_starts.size > MARGIN_LINES or band_sizes.max() > max(2, RULE_THICKNESS * columns.shape[0]):
+        return np.zeros_like(long)
+    return long
 
 
 class _Components:

@@ -13,11 +13,25 @@ import numpy as np
 from PIL import Image
 
 from bot.errors import NoDigitFound, NotOneNumber
-from bot.imaging.finding import FLAT_STROKE, SEARCH_SIDE, _Components, _Runs, _without_rules
+from bot.imaging.finding import (
+    FLAT_STROKE,
+    RULED_LINES,
+    SEARCH_SIDE,
+    _Components,
+    _join_runs,
+    _mask_of,
+    _ruled_lines,
+    _Runs,
+    _runs,
+    _without_rules,
+)
 from bot.imaging.framing import _center_by_mass, _frame, _ink_on_page, _mnist_stroke_width, to_mnist_tensor
 from bot.imaging.pixels import _shrink, _sliding
 
 MAX_DIGITS = 12
+FEWEST_PIXELS_TALL = (
+    10  # of the picture: marks shorter than this are no digits of a number, but pieces of one faint digit
+)
 FRAME_SIDE_WIDTH = 0.15  # of its height: a side of a box drawn around the writing is a thin stroke,
 FRAME_SIDE_ALIGNMENT = 0.1  # of its height: both sides start and end together,
 FRAME_SIDE_HEIGHT = 1.25  # times the tallest mark between them: and they are taller than the writing they enclose
@@ -38,7 +52,7 @@ GLUING_RUN = 0.8  # line heights: in a mark as wide as several digits, rows of i
 ONE_DIGIT_WIDE = 1.4  # width over height: ink no wider than this may be one digit (a wide 7, a digit in pieces)
 TWO_DIGITS_WIDE = 0.9  # width over height: ink narrower than this holds one digit, never two that touch
 NARROWEST_PART = 0.12  # of the ink's height: no digit is narrower (a 1 is about this narrow), nor any cut closer
-WIDEST_PART = 1.3  # of the ink's height: no digit is wider
+WIDEST_PART = 1.3  # of its height: no digit is wider
 MOST_CUTS = 6  # places where touching digits may meet, per stretch of ink
 JOINED_GAP = 0.25  # line heights: marks closer than this side by side may be strokes of one digit
 SURE_GAP = 0.3  # line heights: digits are this far apart or more; the narrower a gap, the likelier it is in a digit
@@ -46,6 +60,7 @@ CUT_BOUNDARY = 0.25  # how likely a column of least ink inside a mark is where t
 LEAST_BOUNDARY = 0.05  # no place is ruled out by the picture alone,
 LIKELIEST_BOUNDARY = 0.5  # nor made likelier than not: digits side by side are read apart when the model reads them
 CLOSE_LOOK_HEIGHT = 40  # pixels on the search image: digits shorter than this are looked at again, closer
+CLOSE_LOOK_RULES = 2  # long thin lines across a close look at a number: a ruled page (an underline is one)
 CLOSE_LOOK_MARGIN = 0.5  # line heights of the picture kept around the number: no more, as shadows lurk there
 
 
@@ -66,11 +81,22 @@ class NumberInk:
 
 @dataclass(frozen=True)
 class _Group:
-    """One digit-sized stretch of the line's marks: its box and ink mask on the search image, where it may be cut."""
+    """One digit-sized stretch of the line's marks: its box and ink mask on the search image, where it may be cut,
+    and its ink between each two neighbouring cuts (the edges included), as `_cut_apart` shares it out."""
 
     box: tuple[int, int, int, int]
     mask: np.ndarray
     cuts: list[int]  # columns of the mask
+    stretches: list[np.ndarray]  # masks of the box's size, one more than there are cuts
+
+    @classmethod
+    def of(cls, box: tuple[int, int, int, int], mask: np.ndarray) -> _Group:
+        cuts = _cut_places(mask)
+        return cls(box, mask, cuts, _cut_apart(mask, cuts))
+
+    def stretch_at(self, column: int) -> int:
+        """The stretch that starts at a place of this group: 0 at its left edge, then one per cut."""
+        return 0 if column == 0 else self.cuts.index(column) + 1
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,7 @@ class _Ink:
     paper: Image.Image
     noise: float
     ink_is_dark: bool
+    ruled: bool  # the page has ruled lines
 
 
 def to_number_tensors(image: Image.Image) -> NumberInk:
@@ -100,6 +127,8 @@ def to_number_tensors(image: Image.Image) -> NumberInk:
 
 def _number_ink(image: Image.Image) -> NumberInk:
     ink = first_look = _find_ink(image)
+    if _line_height(ink.marks) * image.height / ink.search_size[1] < FEWEST_PIXELS_TALL:
+        return NumberInk(1, {(0, 1): _single_digit(image, ink)}, ())  # specks of one digit, as on MNIST's own files
     labels = _digit_groups(ink.marks)
     if len(labels) == 1 and _digit_shaped(ink.components.box_and_mask(labels[0])[0]):
         return NumberInk(1, {(0, 1): _single_digit(image, ink)}, ())
@@ -107,7 +136,7 @@ def _number_ink(image: Image.Image) -> NumberInk:
     writing = image
     if closer is not None:
         writing, number_box = closer
-        ink = _find_ink(writing, SEARCH_SIDE)
+        ink = _find_ink(writing, SEARCH_SIDE, ruled=ink.ruled, framed=number_box[1] > 0 and number_box[3] < 1)
         labels = _digit_groups(ink.marks, number_box)
     if len(labels) > MAX_DIGITS:
         raise NotOneNumber(f"{len(labels)} digits, more than {MAX_DIGITS}")
@@ -115,7 +144,7 @@ def _number_ink(image: Image.Image) -> NumberInk:
     groups = []
     for group_labels in labels:
         box, mask = ink.components.box_and_mask(group_labels)
-        groups.append(_Group(box, mask, _cut_places(mask)))
+        groups.append(_Group.of(box, mask))
     return _segments(writing, ink, groups, line_height, lambda: _single_digit(image, first_look))
 
 
@@ -173,19 +202,36 @@ def _closer_look(
     return image.crop(crop), number_box
 
 
-def _find_ink(image: Image.Image, side: int | None = None) -> _Ink:
+def _find_ink(image: Image.Image, side: int | None = None, *, ruled: bool = False, framed: bool = False) -> _Ink:
     """The ink's marks without ruled lines, as `to_mnist_tensor` finds them: on its search image, or on the picture
-    scaled to `side` pixels on its longest side."""
+    scaled to `side` pixels on its longest side: a close look at a number, which shows two or three of a page's rules
+    (fewer than it takes to tell a ruled page) at most, and where one is enough if the page is `ruled`. Thin rules
+    fade away when a photo is shrunk to the search size: a close look may be the first to see them. A close look
+    `framed` with room above and below the number drops the lines running from its top to its bottom (a notebook's
+    margin): no digit of the number is that tall."""
     search = _shrink(image, SEARCH_SIDE) if side is None else _fitted(image, side)
     found = _ink_on_page(search)
-    runs = _without_rules(found.mask)
+    runs = _without_rules(found.mask, RULED_LINES if side is None else 1 if ruled else CLOSE_LOOK_RULES)
+    if framed:
+        runs = _without_lines_down(runs)
     components = as_found = _Components(runs, found.ink)
     marks = _marks(components)
     underlined = _without_underlines(components, marks)
     if underlined is not None:
         components = _Components(underlined, found.ink)
         marks = _marks(components)
-    return _Ink(components, marks, as_found, search.size, found.paper, found.noise, found.ink_is_dark)
+    ruled_page = ruled or _ruled_lines(_runs(found.mask)).any()
+    return _Ink(components, marks, as_found, search.size, found.paper, found.noise, found.ink_is_dark, ruled_page)
+
+
+def _without_lines_down(runs: _Runs) -> _Runs:
+    """The runs without the columns of ink that run from the top of the picture to its bottom."""
+    mask = _mask_of(runs)
+    columns = _runs(mask.T)
+    down = (columns.starts == 0) & (columns.ends == mask.shape[0])
+    if not down.any():
+        return runs
+    return _runs(mask & ~_mask_of(columns.subset(down)).T)
 
 
 def _fitted(image: Image.Image, side: int) -> Image.Image:
@@ -231,6 +277,21 @@ class _Marks:
     def heights(self) -> np.ndarray:
         return self.bottom - self.top
 
+    def without(self, dropped: np.ndarray) -> _Marks:
+        kept = ~dropped
+        return _Marks(
+            members=[members for members, keep in zip(self.members, kept, strict=True) if keep],
+            top=self.top[kept],
+            bottom=self.bottom[kept],
+            left=self.left[kept],
+            right=self.right[kept],
+            score=self.score[kept],
+            flat=self.flat[kept],
+            touches_border=self.touches_border[kept],
+            columns=self.columns,
+            shape=self.shape,
+        )
+
     @property
     def widths(self) -> np.ndarray:
         return self.right - self.left
@@ -271,7 +332,7 @@ def _marks(components: _Components) -> _Marks | None:
 
     tops, bottoms = per_mark(components.top, np.minimum), per_mark(components.bottom, np.maximum)
     lefts, rights = per_mark(components.left, np.minimum), per_mark(components.right, np.maximum)
-    return _Marks(
+    found = _Marks(
         members=members,
         top=tops,
         bottom=bottoms,
@@ -283,6 +344,8 @@ def _marks(components: _Components) -> _Marks | None:
         columns=columns,
         shape=components.shape,
     )
+    sides = _frame_sides(found)
+    return found.without(sides) if sides.any() else found
 
 
 def _line_height(marks: _Marks | None) -> float:
@@ -306,7 +369,6 @@ def _digit_groups(marks: _Marks | None, number_box: tuple[float, ...] | None = N
     if number_box is not None:
         tall &= _within(marks, number_box)
     on_line = _heaviest_line(marks, tall, line_height)
-    on_line &= ~_frame_sides(marks, on_line)
     _refuse_other_lines(marks, tall & ~on_line, on_line, line_height)
     groups = [[int(mark)] for mark in np.flatnonzero(on_line)]
     underline = marks.flat & (marks.widths > UNDERLINE_LENGTH * line_height)
@@ -318,29 +380,28 @@ def _digit_groups(marks: _Marks | None, number_box: tuple[float, ...] | None = N
     return [np.array(sorted(label for mark in group for label in marks.members[mark])) for group in groups]
 
 
-def _frame_sides(marks: _Marks, on_line: np.ndarray) -> np.ndarray:
-    """The first and last marks of the line when they are the two sides of a box drawn around the writing (a
-    canvas's border too thin to stay joined at search size): thin strokes of one height, aligned, taller than every
-    mark between them, which they enclose."""
-    sides = np.zeros_like(on_line)
-    line = np.flatnonzero(on_line)
-    if line.size < 3:
-        return sides
-    line = line[np.argsort(marks.left[line] + marks.right[line])]
-    first, last, inner = line[0], line[-1], line[1:-1]
-    height = max(marks.heights[first], marks.heights[last])
-    thin = max(marks.widths[first], marks.widths[last]) <= FRAME_SIDE_WIDTH * height
-    aligned = (
-        abs(marks.top[first] - marks.top[last]) <= FRAME_SIDE_ALIGNMENT * height
-        and abs(marks.bottom[first] - marks.bottom[last]) <= FRAME_SIDE_ALIGNMENT * height
-    )
-    enclosing = (
-        marks.top[inner].min() >= max(marks.top[first], marks.top[last])
-        and marks.bottom[inner].max() <= min(marks.bottom[first], marks.bottom[last])
-        and marks.heights[inner].max() * FRAME_SIDE_HEIGHT <= min(marks.heights[first], marks.heights[last])
-    )
-    if thin and aligned and enclosing:
-        sides[[first, last]] = True
+def _frame_sides(marks: _Marks) -> np.ndarray:
+    """The two sides of a box drawn around the writing (a canvas's border too thin to stay joined at search size):
+    thin strokes of one height, aligned, taller than every mark between them, which they enclose."""
+    sides = np.zeros(marks.score.size, dtype=bool)
+    thin = ~marks.flat & (marks.widths <= FRAME_SIDE_WIDTH * marks.heights)
+    for one, other in itertools.combinations(np.flatnonzero(thin), 2):
+        first, last = (one, other) if marks.left[one] <= marks.left[other] else (other, one)
+        height = max(marks.heights[first], marks.heights[last])
+        top, bottom = max(marks.top[first], marks.top[last]), min(marks.bottom[first], marks.bottom[last])
+        aligned = max(abs(marks.top[first] - marks.top[last]), abs(marks.bottom[first] - marks.bottom[last]))
+        inner = (
+            (marks.left >= marks.right[first])
+            & (marks.right <= marks.left[last])
+            & (marks.top >= top)
+            & (marks.bottom <= bottom)
+        )
+        if (
+            aligned <= FRAME_SIDE_ALIGNMENT * height
+            and inner.any()
+            and marks.heights[inner].max() * FRAME_SIDE_HEIGHT <= min(marks.heights[first], marks.heights[last])
+        ):
+            sides[[first, last]] = True
     return sides
 
 
@@ -463,8 +524,11 @@ def _segments(
         if not parts:
             continue
         left, right = min(box[0] for box, _ in parts), max(box[2] for box, _ in parts)
+        top, bottom = min(box[1] for box, _ in parts), max(box[3] for box, _ in parts)
+        # A digit taller than the line's others (a 4 whose stem reaches below) may be as much wider.
+        height = min(max(line_height, bottom - top), TALLEST_DIGIT * line_height)
         joined_gaps = gaps[start_group : end_group if end == 0 else end_group + 1][: len(parts) - 1]
-        fits = NARROWEST_PART * line_height <= right - left <= WIDEST_PART * line_height and all(
+        fits = NARROWEST_PART * line_height <= right - left <= WIDEST_PART * height and all(
             gap <= JOINED_GAP for gap in joined_gaps
         )
         everything = (first, last) == (0, len(places) - 1)
@@ -483,20 +547,25 @@ def _log_odds(probability: float) -> float:
 
 
 def _gap(earlier: _Group, later: _Group) -> float:
-    """Search pixels between two groups' ink where they come closest on the rows they share (a slant makes their
-    boxes overlap however far apart the digits are), or between their boxes if they share no row."""
-    top, bottom = max(earlier.box[1], later.box[1]), min(earlier.box[3], later.box[3])
-    if bottom <= top:
-        return float(later.box[0] - earlier.box[2])
+    """Search pixels between two groups' ink where it comes closest, from the ends of each row's ink: across the rows
+    they share (a slant makes their boxes overlap however far apart the digits are), and up or down between pieces
+    of one digit one above the other (a 4 whose stem broke off beside its arm)."""
+    top, bottom = min(earlier.box[1], later.box[1]), max(earlier.box[3], later.box[3])
     ends = _row_extents(earlier, top, bottom)[1]
     starts = _row_extents(later, top, bottom)[0]
-    both = np.isfinite(ends) & np.isfinite(starts)
-    return float((starts[both] - ends[both]).min()) if both.any() else float(later.box[0] - earlier.box[2])
+    rows = np.arange(top, bottom, dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # rows without ink on one side: inf - inf, masked below
+        across = np.maximum(starts[np.newaxis, :] - ends[:, np.newaxis], 0.0)
+    down = np.abs(rows[np.newaxis, :] - rows[:, np.newaxis])
+    distances = np.where(np.isfinite(ends)[:, np.newaxis] & np.isfinite(starts), np.hypot(across, down), np.inf)
+    closest = float(distances.min(initial=np.inf))
+    return closest if np.isfinite(closest) else float(later.box[0] - earlier.box[2])
 
 
 def _row_extents(group: _Group, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray]:
     """The first and one-past-last ink column of each row from `top` to `bottom`, on the search image (inf: none)."""
-    rows = group.mask[top - group.box[1] : bottom - group.box[1]]
+    rows = np.zeros((bottom - top, group.mask.shape[1]), dtype=bool)
+    rows[group.box[1] - top : group.box[3] - top] = group.mask
     columns = np.arange(rows.shape[1], dtype=np.float64) + group.box[0]
     starts = np.where(rows, columns, np.inf).min(axis=1)
     ends = np.where(rows, columns + 1, -np.inf).max(axis=1)
@@ -511,10 +580,10 @@ def _parts(
     parts = []
     for index in range(start_group, min(end_group + 1, len(groups))):
         group = groups[index]
-        first_column = start if index == start_group else 0
-        last_column = end if index == end_group else group.mask.shape[1]
-        if last_column > first_column:
-            part = _cropped(group.box, group.mask, first_column, last_column)
+        first = group.stretch_at(start) if index == start_group else 0
+        last = group.stretch_at(end) if index == end_group else len(group.stretches)
+        if last > first:
+            part = _cropped(group.box, np.logical_or.reduce(group.stretches[first:last]))
             if part is not None:
                 parts.append(part)
     return parts
@@ -530,6 +599,27 @@ def _joined(parts: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> tuple[
     for box, part in parts:
         mask[box[1] - top : box[3] - top, box[0] - left : box[2] - left] |= part
     return (left, top, right, bottom), mask
+
+
+def _cut_apart(mask: np.ndarray, cuts: list[int]) -> list[np.ndarray]:
+    """The ink between each two neighbouring cuts (the edges included). Taking the cut columns out splits the ink into
+    pieces; each goes wholly to the stretch holding most of it, so a stroke reaching past a cut (a 1's base under
+    the 7 it touches) stays with its digit. A cut column's own ink goes to both sides."""
+    if not cuts:
+        return [mask]
+    apart = mask.copy()
+    apart[:, cuts] = False
+    runs = _runs(apart)
+    pieces = _join_runs(runs.rows, runs.starts, runs.ends, mask.shape[1] + 2)
+    stretch = np.searchsorted(cuts, runs.starts, side="right")  # a run lies wholly between two cuts
+    shares = np.zeros((int(pieces.max(initial=-1)) + 1, len(cuts) + 1))
+    np.add.at(shares, (pieces, stretch), runs.ends - runs.starts)
+    owner = shares.argmax(axis=1)[pieces]
+    stretches = [_mask_of(runs.subset(owner == index)) for index in range(len(cuts) + 1)]
+    for index, column in enumerate(cuts):
+        stretches[index][:, column] |= mask[:, column]
+        stretches[index + 1][:, column] |= mask[:, column]
+    return stretches
 
 
 def _cut_places(mask: np.ndarray) -> list[int]:
@@ -550,16 +640,15 @@ def _cut_places(mask: np.ndarray) -> list[int]:
     return sorted(chosen)
 
 
-def _cropped(
-    box: tuple[int, int, int, int], mask: np.ndarray, start: int, end: int
-) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-    """The part of the group's box and mask between two columns, cut to its ink's rows; None if it has no ink."""
-    part = mask[:, start:end]
-    rows = np.flatnonzero(part.any(axis=1))
+def _cropped(box: tuple[int, int, int, int], mask: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The box and mask cut to the mask's ink with a pixel of margin, as a group's own (framing keeps the ink near
+    the mask, which the box must leave room for); None if it has none."""
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
-    left, top = box[0] + start, box[1] + int(rows[0])
-    return (left, top, box[0] + end, box[1] + int(rows[-1]) + 1), part[rows[0] : rows[-1] + 1]
+    top, left = max(0, int(rows[0]) - 1), max(0, int(columns[0]) - 1)
+    bottom, right = min(mask.shape[0], int(rows[-1]) + 2), min(mask.shape[1], int(columns[-1]) + 2)
+    return (box[0] + left, box[1] + top, box[0] + right, box[1] + bottom), mask[top:bottom, left:right]
 
 
 def _framed(image: Image.Image, ink: _Ink, box: tuple[int, int, int, int], mask: np.ndarray) -> np.ndarray:
