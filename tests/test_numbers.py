@@ -169,3 +169,34 @@ def test_a_faint_digit_in_its_own_tiny_file_is_one_digit(recognizer, mnist_test_
     images, labels = mnist_test_split
     for index in (5940, 9116):
         assert recognizer.read(plain_png(images[index], inverted=False)).number == str(labels[index])
+
+
+def on_tilted_ruled_page(strip: np.ndarray, degrees: float) -> bytes:
+    """The strip written in black sitting on a rule of a ruled page, the photo turned a little: the rules fade at
+    search size, and up close no rule runs along one row."""
+    canvas = np.full((600, 800), 245.0, dtype=np.float32)
+    canvas[20::45, :] = 150.0
+    digits_tall = 40
+    ink = np.asarray(
+        Image.fromarray(strip).resize((round(strip.shape[1] * digits_tall / 28), digits_tall), Image.Resampling.BICUBIC)
+    )
+    ink_rows = np.flatnonzero(ink.max(axis=1) > 128)
+    top, left = 20 + 45 * 6 - int(ink_rows[-1]) + 3, 250  # the digits reach across the rule below them
+    area = canvas[top : top + ink.shape[0], left : left + ink.shape[1]]
+    area[:] = np.minimum(area, 255.0 - np.clip(ink, 0, 255))
+    turned = Image.fromarray(canvas.astype(np.uint8)).rotate(degrees, Image.Resampling.BICUBIC, fillcolor=245)
+    buffer = io.BytesIO()
+    turned.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_number_on_a_tilted_rule_reads_whole(recognizer, mnist_test_split):
+    images, labels = mnist_test_split
+    examples = []
+    for seed in range(8):
+        rng = np.random.default_rng([32, seed])
+        chosen = rng.choice(len(images), size=3, replace=False)
+        strip = number_strip(images[chosen], labels[chosen].tolist(), Writing(), rng)
+        picture = on_tilted_ruled_page(strip, degrees=(-2.5, 2.5)[seed % 2])
+        examples.append(("".join(str(label) for label in labels[chosen]), picture))
+    assert exact_share(recognizer, examples) >= 0.75

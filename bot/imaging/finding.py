@@ -41,16 +41,14 @@ class _Runs:
         return _Runs(self.rows[keep], self.starts[keep], self.ends[keep], self.shape)
 
 
-def _without_rules(mask: np.ndarray, least_rules: int = RULED_LINES) -> _Runs:
+def _without_rules(mask: np.ndarray) -> _Runs:
     """The mask's runs without notebook rules, nor the lines of squared paper (rules turned a quarter), nor a ruled
     page's margin line.
 
-    Both are found on the whole mask: the lines of one direction cut those of the other into short pieces. A part
-    of a page known to be ruled may show fewer rules than it takes to tell a page is ruled: `least_rules` says how
-    many.
+    Both are found on the whole mask: the lines of one direction cut those of the other into short pieces.
     """
     runs = _runs(mask)
-    across = _ruled_lines(runs, least_rules)
+    across = _ruled_lines(runs)
     if not across.any():
         return runs  # a page without rules has no squares either: most pictures skip the second look
     columns = _runs(mask.T)
@@ -69,17 +67,17 @@ def _mask_of(runs: _Runs) -> np.ndarray:
     return np.cumsum(edges, axis=1)[:, :-1] > 0
 
 
-def _ruled_lines(runs: _Runs, least_rules: int = RULED_LINES) -> np.ndarray:
+def _ruled_lines(runs: _Runs) -> np.ndarray:
     """Which runs are rules: long runs on several thin bands of rows (a digit's bar is one band, a frame two)."""
     long = runs.ends - runs.starts >= RULE_LENGTH * runs.shape[1]
     rule_rows = np.unique(runs.rows[long])
     no_rules = np.zeros(runs.rows.size, dtype=bool)
-    if rule_rows.size < min(2, least_rules):
+    if rule_rows.size < 2:
         return no_rules
     band_starts = np.flatnonzero(np.diff(rule_rows, prepend=-2) > 1)
     band_sizes = np.diff(band_starts, append=rule_rows.size)
     thin = band_sizes <= max(2, RULE_THICKNESS * runs.shape[0])
-    if np.count_nonzero(thin) < least_rules:
+    if np.count_nonzero(thin) < RULED_LINES:
         return no_rules
     thin_rows = np.zeros(runs.shape[0], dtype=bool)
     thin_rows[rule_rows[np.repeat(thin, band_sizes)]] = True

@@ -15,12 +15,11 @@ from PIL import Image
 from bot.errors import NoDigitFound, NotOneNumber
 from bot.imaging.finding import (
     FLAT_STROKE,
-    RULED_LINES,
+    RULE_PIECE,
     SEARCH_SIDE,
     _Components,
     _join_runs,
     _mask_of,
-    _ruled_lines,
     _Runs,
     _runs,
     _without_rules,
@@ -60,7 +59,9 @@ CUT_BOUNDARY = 0.25  # how likely a column of least ink inside a mark is where t
 LEAST_BOUNDARY = 0.05  # no place is ruled out by the picture alone,
 LIKELIEST_BOUNDARY = 0.5  # nor made likelier than not: digits side by side are read apart when the model reads them
 CLOSE_LOOK_HEIGHT = 40  # pixels on the search image: digits shorter than this are looked at again, closer
-CLOSE_LOOK_RULES = 2  # long thin lines across a close look at a number: a ruled page (an underline is one)
+TILTS = np.arange(-4.0, 4.01, 0.5)  # degrees a photo may tilt a page's rules
+CLOSE_LOOK_RULE_LENGTH = 0.8  # of its width: a line of ink across a close look at a number is a rule, not the number
+RULE_SPILL = 0.3  # of its width: a row next to a rule's with this much ink holds some of the rule
 CLOSE_LOOK_MARGIN = 0.5  # line heights of the picture kept around the number: no more, as shadows lurk there
 
 
@@ -110,7 +111,6 @@ class _Ink:
     paper: Image.Image
     noise: float
     ink_is_dark: bool
-    ruled: bool  # the page has ruled lines
 
 
 def to_number_tensors(image: Image.Image) -> NumberInk:
@@ -136,7 +136,7 @@ def _number_ink(image: Image.Image) -> NumberInk:
     writing = image
     if closer is not None:
         writing, number_box = closer
-        ink = _find_ink(writing, SEARCH_SIDE, ruled=ink.ruled, framed=number_box[1] > 0 and number_box[3] < 1)
+        ink = _find_ink(writing, SEARCH_SIDE, framed=number_box[1] > 0 and number_box[3] < 1)
         labels = _digit_groups(ink.marks, number_box)
     if len(labels) > MAX_DIGITS:
         raise NotOneNumber(f"{len(labels)} digits, more than {MAX_DIGITS}")
@@ -202,16 +202,16 @@ def _closer_look(
     return image.crop(crop), number_box
 
 
-def _find_ink(image: Image.Image, side: int | None = None, *, ruled: bool = False, framed: bool = False) -> _Ink:
+def _find_ink(image: Image.Image, side: int | None = None, *, framed: bool = False) -> _Ink:
     """The ink's marks without ruled lines, as `to_mnist_tensor` finds them: on its search image, or on the picture
-    scaled to `side` pixels on its longest side: a close look at a number, which shows two or three of a page's rules
-    (fewer than it takes to tell a ruled page) at most, and where one is enough if the page is `ruled`. Thin rules
-    fade away when a photo is shrunk to the search size: a close look may be the first to see them. A close look
+    scaled to `side` pixels on its longest side, a close look at a number. That shows two or three of a page's
+    rules at most, fewer than it takes to tell a ruled page, but a rule there runs across it all; thin rules fade
+    away when a photo is shrunk to the search size, so a close look may be the first to see them. A close look
     `framed` with room above and below the number drops the lines running from its top to its bottom (a notebook's
     margin): no digit of the number is that tall."""
     search = _shrink(image, SEARCH_SIDE) if side is None else _fitted(image, side)
     found = _ink_on_page(search)
-    runs = _without_rules(found.mask, RULED_LINES if side is None else 1 if ruled else CLOSE_LOOK_RULES)
+    runs = _without_rules(found.mask) if side is None else _runs(_without_tilted_rules(found.mask))
     if framed:
         runs = _without_lines_down(runs)
     components = as_found = _Components(runs, found.ink)
@@ -220,8 +220,54 @@ def _find_ink(image: Image.Image, side: int | None = None, *, ruled: bool = Fals
     if underlined is not None:
         components = _Components(underlined, found.ink)
         marks = _marks(components)
-    ruled_page = ruled or _ruled_lines(_runs(found.mask)).any()
-    return _Ink(components, marks, as_found, search.size, found.paper, found.noise, found.ink_is_dark, ruled_page)
+    return _Ink(components, marks, as_found, search.size, found.paper, found.noise, found.ink_is_dark)
+
+
+def _without_tilted_rules(mask: np.ndarray) -> np.ndarray:
+    """A close look at a number without the page's rules, even where the photo tilts them a little or bends them
+    over two rows: the mask is sheared by the tilt whose pairs of rows hold the most ink; pairs of rows with ink
+    nearly all the way across, and the neighbours a rule spills onto, are a rule's; their long runs are taken away
+    (short ones are strokes crossing it), and the mask is sheared back."""
+    height, width = mask.shape
+    columns = np.arange(width) - width / 2
+    shifts = [np.round(np.tan(np.radians(degrees)) * columns).astype(np.intp) for degrees in TILTS]
+    rows, ink_columns = np.nonzero(mask)
+    shift = max(shifts, key=lambda shift: _fullest_row_pair(rows + shift[ink_columns], height))
+    sheared = _sheared(mask, shift)
+    pairs = _row_pairs(sheared) >= CLOSE_LOOK_RULE_LENGTH * width
+    if not pairs.any():
+        return mask
+    rule_rows = np.zeros(mask.shape[0], dtype=bool)
+    rule_rows[:-1] |= pairs
+    rule_rows[1:] |= pairs
+    spilled = np.zeros_like(rule_rows)
+    spilled[:-1] |= rule_rows[1:]
+    spilled[1:] |= rule_rows[:-1]
+    rule_rows |= spilled & (sheared.sum(axis=1) >= RULE_SPILL * width)
+    runs = _runs(sheared)
+    long = runs.ends - runs.starts >= RULE_PIECE * width
+    kept = _mask_of(runs.subset(~(long & rule_rows[runs.rows])))
+    return _sheared(kept, -shift) & mask
+
+
+def _row_pairs(mask: np.ndarray) -> np.ndarray:
+    """How many columns have ink on each row or the next."""
+    return (mask[:-1] | mask[1:]).sum(axis=1)
+
+
+def _fullest_row_pair(rows: np.ndarray, height: int) -> int:
+    """Roughly the most ink on two neighbouring rows, given each ink pixel's row (those outside count for nothing)."""
+    inside = rows[(rows >= 0) & (rows < height)]
+    counts = np.bincount(inside, minlength=height)
+    return int((counts[:-1] + counts[1:]).max(initial=0))
+
+
+def _sheared(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Each column of the mask moved down by its shift (up where negative); what leaves the mask is lost."""
+    height, width = mask.shape
+    rows = np.arange(height)[:, np.newaxis] - shift[np.newaxis, :]
+    inside = (rows >= 0) & (rows < height)
+    return np.where(inside, mask[np.clip(rows, 0, height - 1), np.arange(width)], False)
 
 
 def _without_lines_down(runs: _Runs) -> _Runs:
