@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from bot.runtime import LiteRTRunner
+from model_training.architectures import INPUT_SHAPE
 from model_training.evaluation import TestScores
 from model_training.train import TrainingRun
 
@@ -23,6 +24,18 @@ TFLITE_FILE = "digits.tflite"
 METRICS_FILE = "metrics.json"
 CURVES_FILE = "learning_curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
+
+
+def served_model(models: list[keras.Sequential], name: str) -> keras.Model:
+    """The model the bot serves: the one model, or the mean of several models' answers as one model (one file, one
+    call from the bot)."""
+    if len(models) == 1:
+        return models[0]
+    for index, model in enumerate(models, start=1):
+        model.name = f"{name}_{index}"
+    inputs = keras.Input(shape=INPUT_SHAPE, name="digits")
+    mean = keras.layers.Average(name="mean_probabilities")([model(inputs) for model in models])
+    return keras.Model(inputs, mean, name=f"{name}_ensemble")
 
 
 def export_model(model: keras.Model, out: Path) -> tuple[Path, Path]:
@@ -43,7 +56,9 @@ def write_metrics(
     out: Path,
     *,
     arch: str,
-    run: TrainingRun,
+    model: keras.Model,
+    runs: list[TrainingRun],
+    alone: list[float],
     scores: TestScores,
     calibration: dict[str, object] | None,
     corrections: dict[str, object] | None = None,
@@ -54,13 +69,14 @@ def write_metrics(
     data_sha256: str | None,
     files: list[Path],
 ) -> Path:
+    run = runs[0]
     metrics = {
         "architecture": arch,
         "test_accuracy": round(scores.accuracy, 6),
         "test_loss": round(scores.loss, 6),
         "per_digit_accuracy": {str(digit): value for digit, value in enumerate(scores.per_digit_accuracy)},
         "confusion_matrix": scores.confusion_matrix,
-        "parameter_count": int(run.model.count_params()),
+        "parameter_count": int(model.count_params()),
         "epochs": run.epochs_run,
         "best_epoch": run.best_epoch,
         "batch_size": batch_size,
@@ -71,12 +87,25 @@ def write_metrics(
         "validation_examples": run.validation_examples,
         "validation_extra_examples": run.validation_extra_examples,
         "outlier_examples": run.outlier_examples,
+        "pair_examples": run.pair_examples,
         "correction_examples": run.correction_examples,
         "validation_accuracy": _best_validation_accuracy(run),
+        "members": [
+            {
+                "seed": member.seed,
+                "test_accuracy": round(accuracy, 6),
+                "best_epoch": member.best_epoch,
+                "validation_accuracy": _best_validation_accuracy(member),
+                "pair_examples": member.pair_examples,
+                "skipped_examples": member.skipped_examples,
+                "training_seconds": round(member.training_seconds, 1),
+            }
+            for member, accuracy in zip(runs, alone, strict=True)
+        ],
         "calibration": calibration,
         "corrections": corrections,
-        "training_seconds": round(run.training_seconds, 1),
-        "preparation_seconds": round(run.preparation_seconds, 1),
+        "training_seconds": round(sum(member.training_seconds for member in runs), 1),
+        "preparation_seconds": round(sum(member.preparation_seconds for member in runs), 1),
         "tflite_agreement": agreement,
         "data": {"source": data_source, "sha256": data_sha256},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
@@ -94,18 +123,21 @@ def _best_validation_accuracy(run: TrainingRun) -> float | None:
     return round(run.history["val_accuracy"][run.best_epoch - 1], 6)
 
 
-def plot_learning_curves(run: TrainingRun, out: Path, title: str) -> Path:
-    epochs = np.arange(1, run.epochs_run + 1)
+def plot_learning_curves(runs: list[TrainingRun], out: Path, title: str) -> Path:
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
+    for index, run in enumerate(runs, start=1):
+        epochs = np.arange(1, run.epochs_run + 1)
+        which = f"model {index}, " if len(runs) > 1 else ""
+        for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
+            axes.plot(epochs, run.history[metric], marker="o", label=f"{which}training")
+            if f"val_{metric}" in run.history:
+                axes.plot(epochs, run.history[f"val_{metric}"], marker="o", label=f"{which}validation")
+        if run.best_epoch is not None:
+            accuracy_axes.axvline(run.best_epoch, color="grey", linestyle="--", label=f"{which}epoch kept")
     for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
-        axes.plot(epochs, run.history[metric], marker="o", label="training")
-        if f"val_{metric}" in run.history:
-            axes.plot(epochs, run.history[f"val_{metric}"], marker="o", label="validation")
         axes.set_xlabel("epoch")
         axes.set_ylabel(metric)
         axes.grid(alpha=0.3)
-    if run.best_epoch is not None:
-        accuracy_axes.axvline(run.best_epoch, color="grey", linestyle="--", label="epoch kept")
     loss_axes.legend()
     accuracy_axes.legend()
     figure.suptitle(title)

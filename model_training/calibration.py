@@ -25,29 +25,52 @@ class Calibration:
     curve: list[dict[str, float]]  # per threshold: the shares of held-out answers wrong-and-sure, right-but-unsure
 
 
-def calibrate_model(
-    model: keras.Sequential, validation: tuple[np.ndarray, np.ndarray], x_test: np.ndarray, y_test: np.ndarray
+def calibrate_models(
+    members: list[tuple[keras.Sequential, tuple[np.ndarray, np.ndarray]]],
+    served: keras.Model,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
 ) -> dict[str, object]:
-    """Fit the temperature on the held-out `validation`, bake it into `model`, and describe it for metrics.json."""
-    x_validation, y_validation = validation
-    calibration = calibrate(model.predict(x_validation, batch_size=1000, verbose=0), y_validation)
-    test_before = model.predict(x_test, batch_size=1000, verbose=0)
-    bake_temperature(model, calibration.temperature)
-    test_after = model.predict(x_test, batch_size=1000, verbose=0)
+    """Fit each model's temperature on its own held-out digits and bake it in; then describe what is `served` (the
+    mean of the models' answers, or the one model) on the first one's held-out digits, for metrics.json: its
+    calibration error before and after, and the threshold picked from its curve."""
+    x_validation, y_validation = members[0][1]
+    before = _mean_answers([model for model, _ in members], x_validation)
+    test_before = _mean_answers([model for model, _ in members], x_test)
+    temperatures = []
+    for model, (x_held_out, y_held_out) in members:
+        temperature = fit_temperature(model.predict(x_held_out, batch_size=1000, verbose=0), y_held_out)
+        bake_temperature(model, temperature)
+        temperatures.append(round(temperature, 4))
+    after = served.predict(x_validation, batch_size=1000, verbose=0)
+    test_after = served.predict(x_test, batch_size=1000, verbose=0)
+    curve = threshold_curve(after, y_validation)
     return {
-        "temperature": calibration.temperature,
-        "confidence_threshold": calibration.confidence_threshold,
+        "temperatures": temperatures,
+        "confidence_threshold": _threshold(curve),
         "threshold_rule": f"the highest that leaves at most {MOST_RIGHT_BUT_UNSURE:.1%} of held-out answers "
         "right but unsure",
         "expected_calibration_error": {
-            "validation": {"before": calibration.error_before, "after": calibration.error_after},
+            "validation": {
+                "before": round(expected_calibration_error(before, y_validation), 5),
+                "after": round(expected_calibration_error(after, y_validation), 5),
+            },
             "mnist_test": {
                 "before": round(expected_calibration_error(test_before, y_test), 5),
                 "after": round(expected_calibration_error(test_after, y_test), 5),
             },
         },
-        "validation_curve": calibration.curve,
+        "validation_curve": curve,
     }
+
+
+def _mean_answers(models: list[keras.Sequential], x: np.ndarray) -> np.ndarray:
+    return np.mean([model.predict(x, batch_size=1000, verbose=0) for model in models], axis=0)
+
+
+def _threshold(curve: list[dict[str, float]]) -> float:
+    allowed = [point for point in curve if point["right_but_unsure"] <= MOST_RIGHT_BUT_UNSURE]
+    return max(allowed, key=lambda point: point["threshold"])["threshold"] if allowed else float(THRESHOLDS[0])
 
 
 def calibrate(probabilities: np.ndarray, labels: np.ndarray) -> Calibration:
@@ -55,11 +78,9 @@ def calibrate(probabilities: np.ndarray, labels: np.ndarray) -> Calibration:
     temperature = fit_temperature(probabilities, labels)
     scaled = with_temperature(probabilities, temperature)
     curve = threshold_curve(scaled, labels)
-    allowed = [point for point in curve if point["right_but_unsure"] <= MOST_RIGHT_BUT_UNSURE]
-    threshold = max(allowed, key=lambda point: point["threshold"])["threshold"] if allowed else float(THRESHOLDS[0])
     return Calibration(
         temperature=round(temperature, 4),
-        confidence_threshold=threshold,
+        confidence_threshold=_threshold(curve),
         error_before=round(expected_calibration_error(probabilities, labels), 5),
         error_after=round(expected_calibration_error(scaled, labels), 5),
         curve=curve,

@@ -67,10 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         export_model,
         plot_confusion_matrix,
         plot_learning_curves,
+        served_model,
         tflite_agreement,
         write_metrics,
     )
-    from model_training.calibration import calibrate_model
+    from model_training.calibration import calibrate_models
     from model_training.comparison import (
         corrections_report,
         format_comparison,
@@ -105,21 +106,35 @@ def main(argv: list[str] | None = None) -> int:
     recipe = RECIPES[args.arch]
     epochs = args.epochs or recipe.epochs
     batch_size = args.batch_size or recipe.batch_size
-    run = train(
-        recipe, data, epochs=epochs, batch_size=batch_size, seed=args.seed, limit=args.limit, corrections=corrections
-    )
-
-    calibration = calibrate_model(run.model, run.validation, x_test, data.y_test) if run.validation else None
-    scores = evaluate(run.model, x_test, data.y_test)
-    keras_path, tflite_path = export_model(run.model, args.out)
+    runs = [
+        train(
+            recipe,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=args.seed + member.seed_offset,
+            limit=args.limit,
+            member=member,
+            corrections=corrections,
+        )
+        for member in recipe.members
+    ]
+    alone = [evaluate(run.model, x_test, data.y_test).accuracy for run in runs]
+    model = served_model([run.model for run in runs], args.arch)
+    held_out = [(run.model, run.validation) for run in runs if run.validation]
+    calibration = calibrate_models(held_out, model, x_test, data.y_test) if len(held_out) == len(runs) else None
+    scores = evaluate(model, x_test, data.y_test)
+    keras_path, tflite_path = export_model(model, args.out)
     agreement = tflite_agreement(tflite_path, x_test, scores.probabilities)
     report = corrections_report(corrections, before, model_scores(tflite_path, measured_on)) if measured_on else None
     title = f"{args.arch}: {scores.accuracy:.2%} on the MNIST test split"
-    plots = [plot_learning_curves(run, args.out, title), plot_confusion_matrix(scores, args.out, title)]
+    plots = [plot_learning_curves(runs, args.out, title), plot_confusion_matrix(scores, args.out, title)]
     metrics_path = write_metrics(
         args.out,
         arch=args.arch,
-        run=run,
+        model=model,
+        runs=runs,
+        alone=alone,
         scores=scores,
         calibration=calibration,
         corrections=report,
@@ -133,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     written = ", ".join(str(path) for path in (keras_path, tflite_path, metrics_path, *plots))
     print(
         f"{args.arch}: test accuracy {scores.accuracy:.2%} (loss {scores.loss:.4f}), "
-        f"trained {run.epochs_run} epochs in {run.training_seconds:.0f} s, "
+        f"{len(runs)} model{'s' if len(runs) > 1 else ''} of {runs[0].epochs_run} epochs trained in "
+        f"{sum(run.training_seconds for run in runs):.0f} s, "
         f"tflite agrees on {agreement:.2%}; wrote {written}"
     )
     if report:

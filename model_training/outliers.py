@@ -26,7 +26,7 @@ def outlier_tensors(count: int, seed: int) -> np.ndarray:
             tensors.append(to_mnist_tensor(decode_picture(_doodle_png(rng), ImageLimits())))
         except DigitBotError:
             continue  # a doodle too faint or small to be found would never reach the model either
-    return np.stack(tensors).astype(np.float32)
+    return np.stack(tensors).astype(np.float32) if tensors else np.zeros((0, 28, 28, 1), np.float32)
 
 
 def _doodle_png(rng: np.random.Generator) -> bytes:

@@ -12,15 +12,17 @@ import tensorflow as tf
 from model_training.augmentation import distort_batch
 from model_training.corrections import CorrectedDigits
 from model_training.data import MnistData, to_model_input
+from model_training.digit_pairs import digit_pairs
 from model_training.outliers import outlier_tensors
 from model_training.posted_digits import posted_tensors
-from model_training.recipes import Recipe
-from model_training.writing_styles import european_variants
+from model_training.recipes import Member, Recipe
+from model_training.writing_styles import european_variants, skipped_strokes
 
 
 @dataclass(frozen=True)
 class TrainingRun:
     model: keras.Sequential
+    seed: int
     history: dict[str, list[float]]
     epochs_run: int
     best_epoch: int | None  # 1-based epoch whose weights were kept; None without a validation split
@@ -30,6 +32,8 @@ class TrainingRun:
     european_examples: int  # European 1s and crossed 7s drawn onto some of them
     posted_examples: int  # some of them rendered as posted photos and framed by bot.imaging
     outlier_examples: int
+    pair_examples: int  # two training digits framed as one
+    skipped_examples: int  # training digits again, with a gap across
     correction_examples: int  # users' corrected digits, each counted as often as it is trained on per epoch
     validation_examples: int  # MNIST digits held out
     validation_extra_examples: int  # European and posted versions of held-out digits, validated on as well
@@ -44,9 +48,12 @@ def train(
     batch_size: int,
     seed: int,
     limit: int | None,
+    member: Member | None = None,
     corrections: CorrectedDigits | None = None,
 ) -> TrainingRun:
-    """Fit the recipe's model on MNIST's training split (and `corrections`, to training only, never validation)."""
+    """Fit the recipe's model (as its `member` is taught) on MNIST's training split (and `corrections`, to training
+    only, never validation)."""
+    member = member or Member()
     keras.utils.set_random_seed(seed)
     preparation_started = time.perf_counter()
     x_all, y_all = data.x_train[:limit], data.y_train[:limit]
@@ -54,11 +61,19 @@ def train(
     cut = len(x_all) - validation_size
     train_digits = _digits_as_served(x_all[:cut], y_all[:cut], recipe, seed)
     x_train, labels = train_digits.tensors, train_digits.labels
+    skipped_count = 0
+    if member.skipped_share:
+        x_skipped, y_skipped = skipped_strokes(x_all[:cut], y_all[:cut], member.skipped_share, seed)
+        x_train, labels = np.concatenate([x_train, x_skipped]), np.concatenate([labels, y_skipped])
+        skipped_count = len(y_skipped)
     y_train = keras.utils.to_categorical(labels, 10)
     outlier_count = round(recipe.outlier_share * train_digits.mnist)
-    if outlier_count:
-        x_train = np.concatenate([x_train, outlier_tensors(outlier_count, seed)])
-        y_train = np.concatenate([y_train, np.full((outlier_count, 10), 0.1, dtype=y_train.dtype)])
+    pair_count = round(member.pair_share * train_digits.mnist)
+    if outlier_count + pair_count:  # neither is a digit: taught as equally likely to be any
+        x_train = np.concatenate(
+            [x_train, outlier_tensors(outlier_count, seed), digit_pairs(x_all[:cut], pair_count, seed)]
+        )
+        y_train = np.concatenate([y_train, np.full((outlier_count + pair_count, 10), 0.1, dtype=y_train.dtype)])
     correction_count = 0
     if corrections is not None:
         x_corrected, y_corrected = corrections.training_tensors()
@@ -95,6 +110,7 @@ def train(
     training_seconds = time.perf_counter() - started
     return TrainingRun(
         model=model,
+        seed=seed,
         history={name: [float(value) for value in values] for name, values in history.history.items()},
         epochs_run=len(history.history["loss"]),
         best_epoch=keep_best.best_epoch + 1 if validation else None,
@@ -104,6 +120,8 @@ def train(
         european_examples=train_digits.european,
         posted_examples=train_digits.posted,
         outlier_examples=outlier_count,
+        pair_examples=pair_count,
+        skipped_examples=skipped_count,
         correction_examples=correction_count,
         validation_examples=validation_size,
         validation_extra_examples=held_out.european + held_out.posted if held_out else 0,

@@ -95,3 +95,21 @@ def _stroke(draw: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[fl
     draw.line([start, end], fill=255, width=pen)
     for x, y in (start, end):  # round pen tips, as a real pen leaves them
         draw.ellipse([x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2], fill=255)
+
+
+SKIP_ROWS = 2  # of MNIST's 28: the gap a pen that skipped leaves across a digit
+SKIP_MARGIN = 3  # rows: the gap falls at least this far inside the digit's ink
+
+
+def skipped_strokes(images: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A share of the digits (uint8 28x28, white on black) again, each with a gap across it where the pen skipped,
+    as model inputs (float32 (N, 28, 28, 1)) with their labels: a digit in two pieces is still that digit."""
+    rng = np.random.default_rng([seed, 7])
+    chosen = np.sort(rng.choice(len(images), round(share * len(images)), replace=False))
+    skipped = images[chosen].astype(np.float32)
+    for digit in skipped:
+        rows = np.flatnonzero(digit.max(axis=1) > INK_LEVEL)
+        if rows.size > 2 * SKIP_MARGIN + SKIP_ROWS:
+            gap = int(rng.integers(rows[0] + SKIP_MARGIN, rows[-1] - SKIP_MARGIN - SKIP_ROWS + 1))
+            digit[gap : gap + SKIP_ROWS] = 0.0
+    return (skipped / 255.0)[..., np.newaxis], labels[chosen]

@@ -26,6 +26,8 @@ METRICS_FIELDS = {
     "epochs",
     "best_epoch",
     "outlier_examples",
+    "pair_examples",
+    "members",
     "european_examples",
     "posted_examples",
     "validation_extra_examples",
@@ -89,9 +91,17 @@ def test_metrics_json_has_its_fields(trained_cnn, mnist_npz):
     assert metrics["architecture"] == "cnn" and metrics["epochs"] == 2
     assert metrics["train_examples"] + metrics["validation_examples"] == 3000
     assert metrics["outlier_examples"] == round(0.1 * metrics["train_examples"])  # doodles taught as unsure
+    # The shipped model is two CNNs served as one, the mean of their answers; the second one alone is also taught
+    # two digits framed as one (as unsure) and digits with a gap across where the pen skipped.
+    first, second = metrics["members"]
+    assert (first["seed"], second["seed"]) == (metrics["seed"], metrics["seed"] + 1)
+    assert first["pair_examples"] == first["skipped_examples"] == 0
+    assert second["pair_examples"] == round(0.1 * metrics["train_examples"])
+    assert second["skipped_examples"] == round(0.05 * metrics["train_examples"])
+    assert metrics["parameter_count"] == 2 * build_cnn().count_params()
     assert metrics["european_examples"] > 0 and metrics["posted_examples"] > 0
     calibration = metrics["calibration"]
-    assert calibration["temperature"] > 0 and 0.3 <= calibration["confidence_threshold"] <= 0.95
+    assert min(calibration["temperatures"]) > 0 and 0.3 <= calibration["confidence_threshold"] <= 0.95
     assert calibration["expected_calibration_error"]["validation"].keys() == {"before", "after"}
     assert 0.5 < metrics["test_accuracy"] <= 1.0
     assert sorted(metrics["per_digit_accuracy"]) == [str(digit) for digit in range(10)]
@@ -107,6 +117,16 @@ def test_keras_and_tflite_files_load_back_and_agree(trained_cnn, mnist_test_spli
     tflite_probabilities = LiteRTRunner(trained_cnn / TFLITE_FILE).predict(batch)
     assert (keras_probabilities.argmax(1) == tflite_probabilities.argmax(1)).mean() >= 0.9999
     np.testing.assert_allclose(keras_probabilities, tflite_probabilities, atol=1e-4)
+
+
+def test_the_served_model_is_the_mean_of_its_two_models(trained_cnn, mnist_test_split):
+    images, _ = mnist_test_split
+    batch = to_model_input(images[:200])
+    served = keras.saving.load_model(trained_cnn / KERAS_FILE)
+    members = [layer for layer in served.layers if isinstance(layer, keras.Sequential)]
+    assert len(members) == 2
+    mean = np.mean([np.asarray(member(batch, training=False)) for member in members], axis=0)
+    np.testing.assert_allclose(np.asarray(served(batch, training=False)), mean, atol=1e-6)
 
 
 def test_the_mlp_trains_with_the_seed_recipe(tmp_path, mnist_npz):

@@ -8,7 +8,15 @@ import pytest
 from PIL import Image
 
 from model_training.posted_digits import posted_photo, posted_tensors
-from model_training.writing_styles import INK_LEVEL, SCALE, crossed_seven, european_one, european_variants
+from model_training.writing_styles import (
+    INK_LEVEL,
+    SCALE,
+    SKIP_ROWS,
+    crossed_seven,
+    european_one,
+    european_variants,
+    skipped_strokes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +95,24 @@ def test_posted_photos_are_jpegs_framed_by_the_bot_the_same_for_the_same_seed(on
     assert tensors.shape == (len(kept), 28, 28, 1) and len(kept) >= 0.6 * len(images)
     assert kept.tolist() == sorted(set(kept.tolist()))  # the labels follow by index
     np.testing.assert_array_equal(tensors, posted_tensors(images, seed=5)[0])
+
+
+def test_a_skipped_stroke_is_a_gap_across_the_digit_which_keeps_its_label(ones_and_sevens):
+    ones, sevens = ones_and_sevens
+    images = np.concatenate([ones, sevens])
+    labels = np.array([1] * len(ones) + [7] * len(sevens))
+    tensors, kept_labels = skipped_strokes(images, labels, share=0.5, seed=3)
+    assert tensors.shape == (20, 28, 28, 1) and tensors.dtype == np.float32 and kept_labels.shape == (20,)
+    originals = {image.tobytes(): label for image, label in zip(images, labels, strict=True)}
+    for tensor, label in zip(tensors[..., 0], kept_labels, strict=True):
+        ink_rows = np.flatnonzero(tensor.max(axis=1) > 0)
+        empty_inside = [row for row in range(ink_rows[0], ink_rows[-1]) if tensor[row].max() == 0]
+        assert len(empty_inside) >= SKIP_ROWS  # the digit is in two pieces, one above the other
+        matches = [
+            original_label
+            for original, original_label in originals.items()
+            if np.all(
+                np.isclose(np.frombuffer(original, np.uint8).reshape(28, 28) / 255.0, tensor, atol=1e-6) | (tensor == 0)
+            )
+        ]
+        assert label in matches  # only ink taken away, from a digit of that label
