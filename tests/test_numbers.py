@@ -5,6 +5,7 @@ single digit is framed exactly as before."""
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 
 from bot.errors import NotOneNumber
 from bot.imaging import ImageLimits, decode_picture, to_mnist_tensor, to_number_tensors
+from bot.imaging.numbers import CUT_BOUNDARY
 from bot.recognizer import Prediction
 from model_training.chat_pictures import plain_png, render_chat_picture, rendered_examples
 from model_training.number_pictures import STYLES, Writing, number_picture, number_strip
@@ -200,3 +202,21 @@ def test_a_number_on_a_tilted_rule_reads_whole(recognizer, mnist_test_split):
         picture = on_tilted_ruled_page(strip, degrees=(-2.5, 2.5)[seed % 2])
         examples.append(("".join(str(label) for label in labels[chosen]), picture))
     assert exact_share(recognizer, examples) >= 0.75
+
+
+def test_two_digits_side_by_side_without_a_gap_are_two(recognizer, mnist_test_split):
+    """Two digits side by side with no column between them, each read surely: no reason to read them as one."""
+    images, labels = mnist_test_split
+    examples = []
+    for seed in range(12):
+        chosen = np.random.default_rng([33, seed]).choice(len(images), size=2, replace=False)
+        pieces = [image[:, np.flatnonzero(image.max(axis=0) > 40)] for image in images[chosen]]
+        strip = np.zeros((28, pieces[0].shape[1] + pieces[1].shape[1]), dtype=np.float32)
+        strip[:, : pieces[0].shape[1]] = pieces[0]
+        strip[:, pieces[0].shape[1] :] = pieces[1]
+        examples.append(("".join(str(label) for label in labels[chosen]), drawn([strip])))
+    assert exact_share(recognizer, examples) >= 0.9
+    # However narrow, a gap between two marks is no less likely a digit's end than a cut through touching ink.
+    cut = math.log(CUT_BOUNDARY / (1 - CUT_BOUNDARY))
+    for _, picture in examples:
+        assert min(to_number_tensors(decode_picture(picture, ImageLimits())).boundary_odds) >= cut - 1e-9

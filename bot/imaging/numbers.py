@@ -55,9 +55,11 @@ WIDEST_PART = 1.3  # of its height: no digit is wider
 MOST_CUTS = 6  # places where touching digits may meet, per stretch of ink
 JOINED_GAP = 0.25  # line heights: marks closer than this side by side may be strokes of one digit
 SURE_GAP = 0.3  # line heights: digits are this far apart or more; the narrower a gap, the likelier it is in a digit
-CUT_BOUNDARY = 0.25  # how likely a column of least ink inside a mark is where two touching digits meet
-LEAST_BOUNDARY = 0.05  # no place is ruled out by the picture alone,
-LIKELIEST_BOUNDARY = 0.5  # nor made likelier than not: digits side by side are read apart when the model reads them
+CUT_BOUNDARY = 0.25  # how likely a column of least ink inside a mark is where two touching digits meet; a gap
+# between two marks, however narrow, is no less likely to be (two digits that nearly touch, each read surely, were
+# read as one the model doubted)
+LIKELIEST_BOUNDARY = 0.5  # no place is made likelier than not: digits side by side are read apart when the model
+# reads them
 CLOSE_LOOK_HEIGHT = 40  # pixels on the search image: digits shorter than this are looked at again, closer
 TILTS = np.arange(-4.0, 4.01, 0.5)  # degrees a photo may tilt a page's rules
 CLOSE_LOOK_RULE_LENGTH = 0.8  # of its width: a line of ink across a close look at a number is a rule, not the number
@@ -588,7 +590,7 @@ def _segments(
 
 
 def _log_odds(probability: float) -> float:
-    probability = min(max(probability, LEAST_BOUNDARY), LIKELIEST_BOUNDARY)
+    probability = min(max(probability, CUT_BOUNDARY), LIKELIEST_BOUNDARY)
     return math.log(probability / (1.0 - probability))
 
 
