@@ -216,7 +216,8 @@ def test_two_digits_side_by_side_without_a_gap_are_two(recognizer, mnist_test_sp
         strip[:, pieces[0].shape[1] :] = pieces[1]
         examples.append(("".join(str(label) for label in labels[chosen]), drawn([strip])))
     assert exact_share(recognizer, examples) >= 0.9
-    # However narrow, a gap between two marks is no less likely a digit's end than a cut through touching ink.
-    cut = math.log(CUT_BOUNDARY / (1 - CUT_BOUNDARY))
+    # However narrow, a gap between two marks is no less likely a digit's end than a cut through ink (where they
+    # touch).
+    least = math.log(CUT_BOUNDARY / (1 - CUT_BOUNDARY))
     for _, picture in examples:
-        assert min(to_number_tensors(decode_picture(picture, ImageLimits())).boundary_odds) >= cut - 1e-9
+        assert min(to_number_tensors(decode_picture(picture, ImageLimits())).boundary_odds) >= least - 1e-9

@@ -55,9 +55,9 @@ WIDEST_PART = 1.3  # of its height: no digit is wider
 MOST_CUTS = 6  # places where touching digits may meet, per stretch of ink
 JOINED_GAP = 0.25  # line heights: marks closer than this side by side may be strokes of one digit
 SURE_GAP = 0.3  # line heights: digits are this far apart or more; the narrower a gap, the likelier it is in a digit
-CUT_BOUNDARY = 0.25  # how likely a column of least ink inside a mark is where two touching digits meet; a gap
-# between two marks, however narrow, is no less likely to be (two digits that nearly touch, each read surely, were
-# read as one the model doubted)
+CUT_BOUNDARY = 0.25  # how likely a column of least ink inside a mark is where two touching digits meet
+GAP_BOUNDARY = 0.4  # how likely, at least, a gap between two digit-tall marks, however narrow: nearly as likely two
+# digits as one (two digits that nearly touched, each read surely, were read as one digit the model doubted)
 LIKELIEST_BOUNDARY = 0.5  # no place is made likelier than not: digits side by side are read apart when the model
 # reads them
 CLOSE_LOOK_HEIGHT = 40  # pixels on the search image: digits shorter than this are looked at again, closer
@@ -584,7 +584,8 @@ def _segments(
             with contextlib.suppress(NoDigitFound):  # too faint to frame: not a way to read the number
                 segments[first, last] = as_one_digit() if everything else _framed(image, ink, *_joined(parts))
     odds = [
-        _log_odds(CUT_BOUNDARY) if column else _log_odds(gaps[index - 1] / SURE_GAP) for index, column in places[1:-1]
+        _log_odds(CUT_BOUNDARY) if column else _log_odds(max(gaps[index - 1] / SURE_GAP, GAP_BOUNDARY))
+        for index, column in places[1:-1]
     ]
     return NumberInk(len(places) - 1, segments, tuple(odds))
 
