@@ -134,35 +134,65 @@ def test_the_border_of_a_drawing_apps_canvas_is_not_read_as_digits(recognizer, m
     assert len(several) <= 2, several
 
 
-def on_ruled_page_with_margin(strip: np.ndarray) -> bytes:
-    """The strip written in black on a ruled page whose margin line runs down the whole page through its first digit,
-    as when a number is written right at the margin. The page is shot from afar: the rules fade at search size."""
-    canvas = np.full((900, 1200), 245.0, dtype=np.float32)
-    canvas[20::45, :] = 150.0  # the rules, a pixel thin
-    digits_tall = 64
+def written_numbers(mnist_test_split, seed: int, digits: int, picture_of) -> list[tuple[str, bytes]]:
+    """Eight numbers of MNIST test digits, each strip made into a picture by `picture_of(strip, index)`."""
+    images, labels = mnist_test_split
+    examples = []
+    for index in range(8):
+        rng = np.random.default_rng([seed, index])
+        chosen = rng.choice(len(images), size=digits, replace=False)
+        strip = number_strip(images[chosen], labels[chosen].tolist(), Writing(), rng)
+        examples.append(("".join(str(label) for label in labels[chosen]), picture_of(strip, index)))
+    return examples
+
+
+def on_ruled_page(strip: np.ndarray, size: tuple[int, int], digits_tall: int, rule: int, left: int) -> np.ndarray:
+    """A page with a pixel-thin rule every 45 pixels and the strip written on it in black, its lowest ink 3 pixels
+    across the rule numbered `rule`: float32 (height, width)."""
+    canvas = np.full((size[1], size[0]), 245.0, dtype=np.float32)
+    canvas[20::45, :] = 150.0
     ink = np.asarray(
         Image.fromarray(strip).resize((round(strip.shape[1] * digits_tall / 28), digits_tall), Image.Resampling.BICUBIC)
     )
-    top, left = 20 + 45 * 9 - digits_tall + 12, 200
+    top = 20 + 45 * rule - int(np.flatnonzero(ink.max(axis=1) > 128)[-1]) + 3
     area = canvas[top : top + ink.shape[0], left : left + ink.shape[1]]
     area[:] = np.minimum(area, 255.0 - np.clip(ink, 0, 255))
-    first_ink = left + int(np.flatnonzero(ink.max(axis=0) > 128)[0])
-    canvas[:, first_ink + 4 : first_ink + 6] = np.minimum(canvas[:, first_ink + 4 : first_ink + 6], 140.0)
+    return canvas
+
+
+def png_of(canvas: np.ndarray, degrees: float = 0.0) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(canvas.astype(np.uint8)).save(buffer, "PNG")
+    Image.fromarray(canvas.astype(np.uint8)).rotate(degrees, Image.Resampling.BICUBIC, fillcolor=245).save(
+        buffer, "PNG"
+    )
     return buffer.getvalue()
 
 
+def with_margin_through_first_digit(canvas: np.ndarray, left: int) -> np.ndarray:
+    """The page's margin line down all of it, through the first digit written from column `left`."""
+    first_ink = left + int(np.flatnonzero(canvas[:, left:].min(axis=0) < 128)[0])
+    canvas[:, first_ink + 4 : first_ink + 6] = np.minimum(canvas[:, first_ink + 4 : first_ink + 6], 140.0)
+    return canvas
+
+
 def test_a_number_written_across_a_notebooks_margin_line_reads_whole(recognizer, mnist_test_split):
-    """The margin is one long line down the page, no digit: the first digit it crosses is read, nothing glued to it."""
-    images, labels = mnist_test_split
-    examples = []
-    for seed in range(8):
-        rng = np.random.default_rng([31, seed])
-        chosen = rng.choice(len(images), size=4, replace=False)
-        strip = number_strip(images[chosen], labels[chosen].tolist(), Writing(), rng)
-        examples.append(("".join(str(label) for label in labels[chosen]), on_ruled_page_with_margin(strip)))
-    assert exact_share(recognizer, examples) >= 0.75
+    """The margin is one long line down the page, no digit: the first digit it crosses is read, nothing glued to it.
+    The page is shot from afar: its rules fade at search size."""
+
+    def picture_of(strip: np.ndarray, index: int) -> bytes:
+        return png_of(with_margin_through_first_digit(on_ruled_page(strip, (1200, 900), 64, 9, 200), 200))
+
+    assert exact_share(recognizer, written_numbers(mnist_test_split, 31, 4, picture_of)) >= 0.75
+
+
+def test_a_number_on_a_tilted_rule_reads_whole(recognizer, mnist_test_split):
+    """The digits reach across the rule under them and the photo is turned a little: up close no rule runs along one
+    row."""
+
+    def picture_of(strip: np.ndarray, index: int) -> bytes:
+        return png_of(on_ruled_page(strip, (800, 600), 40, 6, 250), degrees=(-2.5, 2.5)[index % 2])
+
+    assert exact_share(recognizer, written_numbers(mnist_test_split, 32, 3, picture_of)) >= 0.75
 
 
 def test_a_faint_digit_in_its_own_tiny_file_is_one_digit(recognizer, mnist_test_split):
@@ -171,37 +201,6 @@ def test_a_faint_digit_in_its_own_tiny_file_is_one_digit(recognizer, mnist_test_
     images, labels = mnist_test_split
     for index in (5940, 9116):
         assert recognizer.read(plain_png(images[index], inverted=False)).number == str(labels[index])
-
-
-def on_tilted_ruled_page(strip: np.ndarray, degrees: float) -> bytes:
-    """The strip written in black sitting on a rule of a ruled page, the photo turned a little: the rules fade at
-    search size, and up close no rule runs along one row."""
-    canvas = np.full((600, 800), 245.0, dtype=np.float32)
-    canvas[20::45, :] = 150.0
-    digits_tall = 40
-    ink = np.asarray(
-        Image.fromarray(strip).resize((round(strip.shape[1] * digits_tall / 28), digits_tall), Image.Resampling.BICUBIC)
-    )
-    ink_rows = np.flatnonzero(ink.max(axis=1) > 128)
-    top, left = 20 + 45 * 6 - int(ink_rows[-1]) + 3, 250  # the digits reach across the rule below them
-    area = canvas[top : top + ink.shape[0], left : left + ink.shape[1]]
-    area[:] = np.minimum(area, 255.0 - np.clip(ink, 0, 255))
-    turned = Image.fromarray(canvas.astype(np.uint8)).rotate(degrees, Image.Resampling.BICUBIC, fillcolor=245)
-    buffer = io.BytesIO()
-    turned.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def test_a_number_on_a_tilted_rule_reads_whole(recognizer, mnist_test_split):
-    images, labels = mnist_test_split
-    examples = []
-    for seed in range(8):
-        rng = np.random.default_rng([32, seed])
-        chosen = rng.choice(len(images), size=3, replace=False)
-        strip = number_strip(images[chosen], labels[chosen].tolist(), Writing(), rng)
-        picture = on_tilted_ruled_page(strip, degrees=(-2.5, 2.5)[seed % 2])
-        examples.append(("".join(str(label) for label in labels[chosen]), picture))
-    assert exact_share(recognizer, examples) >= 0.75
 
 
 def test_two_digits_side_by_side_without_a_gap_are_two(recognizer, mnist_test_split):
