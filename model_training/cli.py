@@ -23,10 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--arch",
         choices=("cnn", "mlp"),
         default="cnn",
-        help="cnn: small CNN with augmentation (default); mlp: the seed tutorial's model and recipe",
+        help="cnn: two small CNNs with augmentation, served as the mean of their answers (default); "
+        "mlp: the seed tutorial's model and recipe",
     )
     parser.add_argument(
-        "--epochs", type=int, help="epochs to train (default: the architecture's recipe: cnn 15, mlp 5)"
+        "--epochs", type=int, help="epochs to train each model (default: the architecture's recipe: cnn 15, mlp 5)"
     )
     parser.add_argument("--batch-size", type=int, help="examples per step (default: cnn 128, mlp 64)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the artifacts (default: models/)")
@@ -36,7 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("MNIST_NPZ") or None,
         help="a local mnist.npz (default: $MNIST_NPZ, else Keras's download)",
     )
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    parser.add_argument(
+        "--seed", type=int, default=1, help="random seed (default: 1; the second CNN takes the next one)"
+    )
     parser.add_argument("--limit", type=int, help="train on the first N training examples only (quick tries, tests)")
     parser.add_argument(
         "--corrections",
