@@ -28,9 +28,8 @@ from bot.imaging.framing import _center_by_mass, _frame, _ink_on_page, _mnist_st
 from bot.imaging.pixels import _shrink, _sliding
 
 MAX_DIGITS = 12
-FEWEST_PIXELS_TALL = (
-    10  # of the picture: marks shorter than this are no digits of a number, but pieces of one faint digit
-)
+# Pixels of the picture itself: marks shorter than this are no digits of a number, but specks of one faint digit.
+FEWEST_PIXELS_TALL = 10
 FRAME_SIDE_WIDTH = 0.15  # of its height: a side of a box drawn around the writing is a thin stroke,
 FRAME_SIDE_ALIGNMENT = 0.1  # of its height: both sides start and end together,
 FRAME_SIDE_HEIGHT = 1.25  # times the tallest mark between them: and they are taller than the writing they enclose
@@ -239,17 +238,22 @@ def _without_tilted_rules(mask: np.ndarray) -> np.ndarray:
     pairs = _row_pairs(sheared) >= CLOSE_LOOK_RULE_LENGTH * width
     if not pairs.any():
         return mask
-    rule_rows = np.zeros(mask.shape[0], dtype=bool)
+    rule_rows = np.zeros(height, dtype=bool)
     rule_rows[:-1] |= pairs
     rule_rows[1:] |= pairs
-    spilled = np.zeros_like(rule_rows)
-    spilled[:-1] |= rule_rows[1:]
-    spilled[1:] |= rule_rows[:-1]
-    rule_rows |= spilled & (sheared.sum(axis=1) >= RULE_SPILL * width)
+    rule_rows |= _beside(rule_rows) & (sheared.sum(axis=1) >= RULE_SPILL * width)
     runs = _runs(sheared)
     long = runs.ends - runs.starts >= RULE_PIECE * width
     kept = _mask_of(runs.subset(~(long & rule_rows[runs.rows])))
     return _sheared(kept, -shift) & mask
+
+
+def _beside(rows: np.ndarray) -> np.ndarray:
+    """The rows just above or below a flagged one."""
+    beside = np.zeros_like(rows)
+    beside[:-1] |= rows[1:]
+    beside[1:] |= rows[:-1]
+    return beside
 
 
 def _row_pairs(mask: np.ndarray) -> np.ndarray:
@@ -432,23 +436,19 @@ def _frame_sides(marks: _Marks) -> np.ndarray:
     """The two sides of a box drawn around the writing (a canvas's border too thin to stay joined at search size):
     thin strokes of one height, aligned, taller than every mark between them, which they enclose."""
     sides = np.zeros(marks.score.size, dtype=bool)
-    thin = ~marks.flat & (marks.widths <= FRAME_SIDE_WIDTH * marks.heights)
-    for one, other in itertools.combinations(np.flatnonzero(thin), 2):
+    thin = np.flatnonzero(~marks.flat & (marks.widths <= FRAME_SIDE_WIDTH * marks.heights))
+    top, bottom, heights = marks.top[thin], marks.bottom[thin], marks.heights[thin]
+    misalignment = np.maximum(np.abs(np.subtract.outer(top, top)), np.abs(np.subtract.outer(bottom, bottom)))
+    aligned = np.triu(misalignment <= FRAME_SIDE_ALIGNMENT * np.maximum.outer(heights, heights), k=1)
+    for one, other in thin[np.argwhere(aligned)]:  # few pairs: most marks are not thin, fewer still aligned
         first, last = (one, other) if marks.left[one] <= marks.left[other] else (other, one)
-        height = max(marks.heights[first], marks.heights[last])
-        top, bottom = max(marks.top[first], marks.top[last]), min(marks.bottom[first], marks.bottom[last])
-        aligned = max(abs(marks.top[first] - marks.top[last]), abs(marks.bottom[first] - marks.bottom[last]))
         inner = (
             (marks.left >= marks.right[first])
             & (marks.right <= marks.left[last])
-            & (marks.top >= top)
-            & (marks.bottom <= bottom)
+            & (marks.top >= max(marks.top[first], marks.top[last]))
+            & (marks.bottom <= min(marks.bottom[first], marks.bottom[last]))
         )
-        if (
-            aligned <= FRAME_SIDE_ALIGNMENT * height
-            and inner.any()
-            and marks.heights[inner].max() * FRAME_SIDE_HEIGHT <= min(marks.heights[first], marks.heights[last])
-        ):
+        if inner.any() and marks.heights[inner].max() * FRAME_SIDE_HEIGHT <= min(marks.heights[[first, last]]):
             sides[[first, last]] = True
     return sides
 
